@@ -1,0 +1,482 @@
+"""The sync and async clients: the only place that does I/O.
+
+Everything else (building, validation, decoding, errors, retry decisions) lives in
+``_base``, ``_sse``, ``_stream`` and ``_retry``; the two classes here mirror each
+other and differ only in ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
+from types import TracebackType
+
+import httpx
+from typing_extensions import Self, Unpack
+
+from ._base import DEFAULT_LIMITS, BaseClient, Prepared
+from ._config import Timeout
+from ._exceptions import APIError, APIStatusError, StreamInterruptedError
+from ._models import ChatCompletion, ChatCompletionRequest
+from ._request import ChatParams, MessageLike
+from ._sse import SSEDecoder
+from ._stream import StreamAccumulator, StreamDelta
+
+__all__ = ["AsyncPowerTokens", "AsyncStream", "PowerTokens", "Stream"]
+
+TimeoutLike = Timeout | httpx.Timeout | float | None
+Messages = Sequence[MessageLike] | ChatCompletionRequest
+
+
+def _deltas(decoder: SSEDecoder, acc: StreamAccumulator, raw: bytes | None) -> list[StreamDelta]:
+    """Feed one read (None: end of body) through the decoder and the accumulator."""
+    events = decoder.feed(raw) if raw is not None else decoder.flush()
+    out: list[StreamDelta] = []
+    for event in events:
+        delta = acc.add_data(event.data)
+        if delta is not None:
+            out.append(delta)
+    return out
+
+
+def _after_delivery(error: APIError, acc: StreamAccumulator) -> APIError:
+    """An error that broke a stream after output reached the caller: never retried.
+
+    Transport failures become :class:`StreamInterruptedError`; an in-stream error
+    event keeps its type. Both carry the partial output.
+    """
+    if isinstance(error, APIStatusError):
+        error.partial = acc.snapshot()
+        return error
+    if isinstance(error, StreamInterruptedError):
+        return error
+    return acc.interrupted(f"the stream broke after output was delivered: {error}", error)
+
+
+def _not_sse(response: httpx.Response) -> bool:
+    return "text/event-stream" not in response.headers.get("content-type", "text/event-stream")
+
+
+class PowerTokens(BaseClient):
+    """Synchronous client for PowerTokens chat completions.
+
+    >>> client = PowerTokens()                    # key from POWERTOKENS_API_KEY
+    >>> answer = client.chat([{"role": "user", "content": "Hi"}], model="glm-5")
+    >>> with client.stream([{"role": "user", "content": "Hi"}]) as stream:
+    ...     for delta in stream:
+    ...         print(delta.content, end="")
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            injected_timeout=http_client.timeout if http_client is not None else None,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(limits=DEFAULT_LIMITS)
+
+    def chat(
+        self,
+        messages: Messages,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutLike = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """Send one chat completion and return the answer (retried per WIRE.md)."""
+        prepared = self._prepare(
+            messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
+        )
+        retries = 0
+        while True:
+            try:
+                return self._send(prepared)
+            except APIError as error:
+                delay = self._retry_delay(error, retries, prepared.model)
+                if delay is None:
+                    raise
+            retries += 1
+            time.sleep(delay)
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutLike = None,
+        **params: Unpack[ChatParams],
+    ) -> Stream:
+        """Start a streamed chat completion. The request is validated now and sent
+        when iteration starts; use it as a context manager so the connection is
+        closed even if you stop early."""
+        prepared = self._prepare(
+            messages, params, stream=True, extra_headers=extra_headers, timeout=timeout
+        )
+        return Stream(self, prepared)
+
+    def _send(self, prepared: Prepared) -> ChatCompletion:
+        try:
+            response = self._http.post(
+                prepared.url,
+                content=prepared.content,
+                headers=prepared.headers,
+                timeout=prepared.timeout,
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from exc
+        return self._completion(response, response.content)
+
+    def _open(self, prepared: Prepared) -> httpx.Response:
+        request = self._http.build_request(
+            "POST",
+            prepared.url,
+            content=prepared.content,
+            headers=prepared.headers,
+            timeout=prepared.timeout,
+        )
+        try:
+            response = self._http.send(request, stream=True)
+            if response.status_code >= 400 or _not_sse(response):
+                try:
+                    content = response.read()
+                finally:
+                    response.close()
+                # A JSON answer to a stream request: an error, or (leniently) a whole reply.
+                raise _NotAStream(self._completion(response, content))
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from exc
+        return response
+
+    def close(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _NotAStream(Exception):
+    """Internal: the server answered a stream request with a whole JSON completion."""
+
+    def __init__(self, completion: ChatCompletion) -> None:
+        self.completion = completion
+
+
+def _whole_as_deltas(completion: ChatCompletion) -> tuple[StreamAccumulator, list[StreamDelta]]:
+    acc = StreamAccumulator(completion.request_id)
+    chunk = completion.model_dump(mode="json", exclude_none=True)
+    for choice in chunk.get("choices", []):
+        choice["delta"] = choice.pop("message", {})
+        for i, call in enumerate(choice["delta"].get("tool_calls") or []):
+            call.setdefault("index", i)
+    delta = acc.add_chunk(chunk)
+    return acc, [delta] if delta is not None else []
+
+
+class Stream:
+    """A streamed answer: iterate for :class:`StreamDelta` objects; afterwards
+    :attr:`completion` holds the final :class:`ChatCompletion`.
+
+    Nothing is retried once a delta has been handed out: a break after that raises
+    :class:`StreamInterruptedError` (or the in-stream error) carrying the partial output.
+    """
+
+    def __init__(self, client: PowerTokens, prepared: Prepared) -> None:
+        self._client = client
+        self._prepared = prepared
+        self.completion: ChatCompletion | None = None
+        self._iterator = self._run()
+
+    def __iter__(self) -> Iterator[StreamDelta]:
+        return self._iterator
+
+    def __next__(self) -> StreamDelta:
+        return next(self._iterator)
+
+    def final_completion(self) -> ChatCompletion:
+        """Read whatever is left and return the final completion."""
+        for _ in self._iterator:
+            pass
+        if self.completion is None:
+            raise RuntimeError("the stream was closed before it finished")
+        return self.completion
+
+    def close(self) -> None:
+        """Stop reading and close the connection."""
+        self._iterator.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self) -> Generator[StreamDelta, None, None]:
+        client, prepared = self._client, self._prepared
+        retries = 0
+        while True:
+            acc = StreamAccumulator()
+            delivered = False
+            try:
+                try:
+                    response = client._open(prepared)
+                except _NotAStream as whole:
+                    acc, deltas = _whole_as_deltas(whole.completion)
+                    yield from deltas
+                    self.completion = acc.result()
+                    return
+                acc.request_id = client._request_id(response.headers)
+                decoder = SSEDecoder()
+                try:
+                    for raw in response.iter_bytes():
+                        for delta in _deltas(decoder, acc, raw):
+                            delivered = True
+                            yield delta
+                        if acc.done:
+                            break
+                    else:
+                        for delta in _deltas(decoder, acc, None):
+                            delivered = True
+                            yield delta
+                    self.completion = acc.result()
+                    return
+                except httpx.TransportError as exc:
+                    raise client._transport_error(exc) from exc
+                finally:
+                    response.close()
+            except APIError as error:
+                if delivered:
+                    raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
+                delay = client._retry_delay(error, retries, prepared.model)
+                if delay is None:
+                    raise
+            retries += 1
+            time.sleep(delay)
+
+
+class AsyncPowerTokens(BaseClient):
+    """Asynchronous client; the same API as :class:`PowerTokens` with ``await``.
+
+    >>> async with AsyncPowerTokens() as client:
+    ...     answer = await client.chat([{"role": "user", "content": "Hi"}])
+    ...     async with client.stream([{"role": "user", "content": "Hi"}]) as stream:
+    ...         async for delta in stream:
+    ...             print(delta.content, end="")
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            injected_timeout=http_client.timeout if http_client is not None else None,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(limits=DEFAULT_LIMITS)
+
+    async def chat(
+        self,
+        messages: Messages,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutLike = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """Send one chat completion and return the answer (retried per WIRE.md)."""
+        prepared = self._prepare(
+            messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
+        )
+        retries = 0
+        while True:
+            try:
+                return await self._send(prepared)
+            except APIError as error:
+                delay = self._retry_delay(error, retries, prepared.model)
+                if delay is None:
+                    raise
+            retries += 1
+            await asyncio.sleep(delay)
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutLike = None,
+        **params: Unpack[ChatParams],
+    ) -> AsyncStream:
+        """Start a streamed chat completion (validated now, sent on first iteration);
+        use ``async with`` so the connection is closed even if you stop early."""
+        prepared = self._prepare(
+            messages, params, stream=True, extra_headers=extra_headers, timeout=timeout
+        )
+        return AsyncStream(self, prepared)
+
+    async def _send(self, prepared: Prepared) -> ChatCompletion:
+        try:
+            response = await self._http.post(
+                prepared.url,
+                content=prepared.content,
+                headers=prepared.headers,
+                timeout=prepared.timeout,
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from exc
+        return self._completion(response, response.content)
+
+    async def _open(self, prepared: Prepared) -> httpx.Response:
+        request = self._http.build_request(
+            "POST",
+            prepared.url,
+            content=prepared.content,
+            headers=prepared.headers,
+            timeout=prepared.timeout,
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+            if response.status_code >= 400 or _not_sse(response):
+                try:
+                    content = await response.aread()
+                finally:
+                    await response.aclose()
+                raise _NotAStream(self._completion(response, content))
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from exc
+        return response
+
+    async def close(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AsyncStream:
+    """The async twin of :class:`Stream`: ``async for delta in stream``."""
+
+    def __init__(self, client: AsyncPowerTokens, prepared: Prepared) -> None:
+        self._client = client
+        self._prepared = prepared
+        self.completion: ChatCompletion | None = None
+        self._iterator = self._run()
+
+    def __aiter__(self) -> AsyncIterator[StreamDelta]:
+        return self._iterator
+
+    async def __anext__(self) -> StreamDelta:
+        return await self._iterator.__anext__()
+
+    async def final_completion(self) -> ChatCompletion:
+        """Read whatever is left and return the final completion."""
+        async for _ in self._iterator:
+            pass
+        if self.completion is None:
+            raise RuntimeError("the stream was closed before it finished")
+        return self.completion
+
+    async def close(self) -> None:
+        """Stop reading and close the connection."""
+        await self._iterator.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _run(self) -> AsyncGenerator[StreamDelta, None]:
+        client, prepared = self._client, self._prepared
+        retries = 0
+        while True:
+            acc = StreamAccumulator()
+            delivered = False
+            try:
+                try:
+                    response = await client._open(prepared)
+                except _NotAStream as whole:
+                    acc, deltas = _whole_as_deltas(whole.completion)
+                    for delta in deltas:
+                        yield delta
+                    self.completion = acc.result()
+                    return
+                acc.request_id = client._request_id(response.headers)
+                decoder = SSEDecoder()
+                try:
+                    async for raw in response.aiter_bytes():
+                        for delta in _deltas(decoder, acc, raw):
+                            delivered = True
+                            yield delta
+                        if acc.done:
+                            break
+                    else:
+                        for delta in _deltas(decoder, acc, None):
+                            delivered = True
+                            yield delta
+                    self.completion = acc.result()
+                    return
+                except httpx.TransportError as exc:
+                    raise client._transport_error(exc) from exc
+                finally:
+                    await response.aclose()
+            except APIError as error:
+                if delivered:
+                    raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
+                delay = client._retry_delay(error, retries, prepared.model)
+                if delay is None:
+                    raise
+            retries += 1
+            await asyncio.sleep(delay)

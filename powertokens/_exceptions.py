@@ -1,0 +1,332 @@
+"""The errors this package raises.
+
+Every error is a :class:`PowerTokensError`; catch that to catch them all::
+
+    PowerTokensError
+     ├── RequestValidationError        bad input, raised before any request (also a ValueError)
+     ├── APIError                      anything that went wrong talking to the service
+     │    ├── APIConnectionError       the request never got an HTTP answer
+     │    │    └── APITimeoutError     connect / read / stream-idle timeout
+     │    ├── APIStatusError           the service answered with an error (HTTP or in-stream)
+     │    │    ├── BadRequestError             400, codes 1210-1215
+     │    │    │    ├── ContextOverflowError   1261: the prompt is longer than the context
+     │    │    │    └── ContentFilterError     1300, 1301: blocked by the content filter
+     │    │    ├── AuthenticationError         401, codes 1000-1004
+     │    │    ├── PermissionDeniedError       403, codes 1110-1121
+     │    │    ├── NotFoundError               404, code 1211, gateway model_not_found
+     │    │    ├── RateLimitError              429, codes 1302, 1303, 1305 (retried)
+     │    │    │    └── QuotaExceededError     1113, 1304, 1308-1321 (not retried)
+     │    │    └── InternalServerError         5xx, codes 1230, 1234
+     │    └── StreamInterruptedError   a stream ended early: cut, malformed, no finish_reason
+     └── (nothing else)
+
+The business ``code`` decides the class, not the HTTP status alone: some gateway
+builds answer 500 for client errors (WIRE.md, "Errors").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import ChatCompletion
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ContentFilterError",
+    "ContextOverflowError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PowerTokensError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RequestValidationError",
+    "StreamInterruptedError",
+]
+
+
+class PowerTokensError(Exception):
+    """Base class of every error raised by ``powertokens``."""
+
+    is_retryable: bool = False
+    """Whether sending the same request again may succeed."""
+
+
+class RequestValidationError(PowerTokensError, ValueError):
+    """A request broke a documented limit; raised before anything was sent.
+
+    ``field`` names the offending field (dotted path), ``limit`` the rule it broke
+    and ``value`` what was given.
+    """
+
+    def __init__(self, field: str, limit: str, value: Any) -> None:
+        self.field = field
+        self.limit = limit
+        self.value = value
+        shown = repr(value)
+        if len(shown) > 200:
+            shown = shown[:197] + "..."
+        super().__init__(f"{field}: {limit} (got {shown})")
+
+
+class APIError(PowerTokensError):
+    """Something went wrong talking to the service.
+
+    ``partial`` is set when the error broke a stream after output was delivered:
+    a :class:`~powertokens.ChatCompletion` of what arrived (``finish_reason`` None).
+    """
+
+    partial: ChatCompletion | None = None
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+    @property
+    def partial_text(self) -> str:
+        """The answer text received before the break ("" when none)."""
+        return self.partial.content if self.partial is not None else ""
+
+
+class APIConnectionError(APIError):
+    """No HTTP answer: the connection failed, was refused or was dropped."""
+
+    is_retryable = True
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read or stream-idle timeout fired."""
+
+
+_REQUEST_ID_IN_MESSAGE = re.compile(r"\s*\(request id: ([^)]+)\)\s*$")
+
+
+class APIStatusError(APIError):
+    """The service answered with an error: an HTTP status, or an error event in a stream.
+
+    Attributes: ``status_code`` (200 for an in-stream error), ``code`` (the business
+    code as a string, e.g. ``"1302"``, or None), ``message``, ``request_id``,
+    ``body`` (the decoded JSON body, or the text when it was not JSON), and
+    ``headers``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        error_type: str | None = None,
+        request_id: str | None = None,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.code = code
+        self.error_type = error_type
+        self.body = body
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def __str__(self) -> str:
+        parts = [f"HTTP {self.status_code}"]
+        if self.code:
+            parts.append(f"code {self.code}")
+        text = f"{', '.join(parts)}: {self.message}"
+        if self.request_id:
+            text += f" (request id: {self.request_id})"
+        return text
+
+
+class BadRequestError(APIStatusError):
+    """The service rejected the request as invalid (400, codes 1210-1215)."""
+
+
+class ContextOverflowError(BadRequestError):
+    """The prompt does not fit in the model's context window (code 1261)."""
+
+
+class ContentFilterError(BadRequestError):
+    """The input or output was blocked by the content filter (codes 1300, 1301)."""
+
+
+class AuthenticationError(APIStatusError):
+    """The API key is missing, invalid or expired (401, codes 1000-1004)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """The account may not do this (403, codes 1110-1121)."""
+
+
+class NotFoundError(APIStatusError):
+    """Unknown model or path (404, code 1211, gateway ``model_not_found``)."""
+
+
+class RateLimitError(APIStatusError):
+    """Too many requests right now (429, codes 1302, 1303, 1305); retried.
+
+    ``retry_after`` is the delay in seconds the server asked for, when it did.
+    """
+
+    is_retryable = True
+
+    @property
+    def retry_after(self) -> float | None:
+        from ._retry import server_delay  # local: _retry imports this module
+
+        return server_delay(self.headers)
+
+
+class QuotaExceededError(RateLimitError):
+    """A balance or plan quota is used up (1113, 1304, 1308-1321); not retried.
+
+    ``resets_at`` is the reset time named by the service (code 1308), as text.
+    """
+
+    is_retryable = False
+
+    @property
+    def resets_at(self) -> str | None:
+        match = re.search(r"reset at ([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:]{8})", self.message)
+        return match.group(1) if match else None
+
+
+class InternalServerError(APIStatusError):
+    """The service failed (5xx, codes 1230, 1234); retried."""
+
+    is_retryable = True
+
+
+class StreamInterruptedError(APIError):
+    """A stream ended before its ``finish_reason``; nothing is re-sent after delivery.
+
+    ``partial`` is a :class:`~powertokens.ChatCompletion` of what arrived before the
+    break (reasoning, text, tool calls), with ``finish_reason`` None.
+    """
+
+    is_retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: ChatCompletion | None = None,
+        request_id: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.partial = partial
+        if cause is not None:
+            self.__cause__ = cause
+
+
+# --- mapping a status and a business code to a class -------------------------------
+
+_CODE_CLASSES: dict[str, type[APIStatusError]] = {
+    "1261": ContextOverflowError,
+    "1300": ContentFilterError,
+    "1301": ContentFilterError,
+    "1211": NotFoundError,
+    "model_not_found": NotFoundError,
+    "1113": QuotaExceededError,
+    "1302": RateLimitError,
+    "1303": RateLimitError,
+    "1305": RateLimitError,
+    "rate_limit_exceeded": RateLimitError,
+    "1230": InternalServerError,
+    "1234": InternalServerError,
+}
+for _code in range(1000, 1005):
+    _CODE_CLASSES[str(_code)] = AuthenticationError
+for _code in range(1110, 1122):
+    _CODE_CLASSES.setdefault(str(_code), PermissionDeniedError)
+for _code in (1304, 1308, 1309, *range(1310, 1322)):
+    _CODE_CLASSES[str(_code)] = QuotaExceededError
+for _code in range(1210, 1216):
+    _CODE_CLASSES.setdefault(str(_code), BadRequestError)
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def is_known_code(code: str) -> bool:
+    """Whether the business code is in WIRE.md's error table."""
+    return code in _CODE_CLASSES
+
+
+def error_class(status_code: int, code: str | None) -> type[APIStatusError]:
+    """The class for an error answer: by business code first, then by status."""
+    if code is not None:
+        cls = _CODE_CLASSES.get(code)
+        if cls is not None:
+            return cls
+    if status_code in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status_code]
+    if status_code >= 500:
+        return InternalServerError
+    return APIStatusError
+
+
+def parse_error_body(body: object) -> tuple[str | None, str | None, str | None]:
+    """(code, message, type) from an error body in upstream or gateway form."""
+    if not isinstance(body, Mapping):
+        return None, None, None
+    err = body.get("error", body)
+    if not isinstance(err, Mapping):
+        return None, (str(err) if err else None), None
+    raw_code = err.get("code")
+    code = str(raw_code) if raw_code not in (None, "") else None
+    message = err.get("message")
+    etype = err.get("type")
+    return (
+        code,
+        str(message) if message is not None else None,
+        str(etype) if etype is not None else None,
+    )
+
+
+def make_status_error(
+    status_code: int,
+    body: object,
+    headers: Mapping[str, str] | None = None,
+    *,
+    request_id: str | None = None,
+) -> APIStatusError:
+    """Build the typed error for an error answer (HTTP error or in-stream error event)."""
+    code, message, etype = parse_error_body(body)
+    if message:
+        # Gateway messages end in " (request id: X)": keep the id, drop the suffix.
+        match = _REQUEST_ID_IN_MESSAGE.search(message)
+        if match:
+            request_id = request_id or match.group(1)
+            message = message[: match.start()]
+    elif isinstance(body, str) and body.strip():
+        text = " ".join(body.split())
+        message = text if len(text) <= 300 else text[:297] + "..."
+    else:
+        message = f"the service answered HTTP {status_code} with no error message"
+    cls = error_class(status_code, code)
+    return cls(
+        message,
+        status_code=status_code,
+        code=code,
+        error_type=etype,
+        request_id=request_id,
+        body=body,
+        headers=headers,
+    )

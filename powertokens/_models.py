@@ -1,0 +1,264 @@
+"""Typed models of the wire format (seed document + WIRE.md).
+
+Requests are strict about shape (the limits themselves live in ``_validation``, so
+that dicts and models are checked by one piece of code). Responses are lenient:
+unknown fields are kept, ``object`` may be absent, ``content`` may be ``""`` or
+null, and tool-call ``arguments`` may arrive as a JSON string or as an object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "AssistantMessage",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionRequest",
+    "Choice",
+    "ChoiceDelta",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "FunctionCall",
+    "FunctionDefinition",
+    "ImageURL",
+    "ImageURLPart",
+    "Message",
+    "PromptTokensDetails",
+    "SystemMessage",
+    "TextPart",
+    "Thinking",
+    "Tool",
+    "ToolCall",
+    "ToolMessage",
+    "Usage",
+    "UserMessage",
+]
+
+
+class _Wire(BaseModel):
+    """Request-side base: fields as documented, nothing invented."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict sent to the service (unset fields left out)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class _Lenient(BaseModel):
+    """Response-side base: unknown fields are kept, not rejected."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# --- request: messages ---------------------------------------------------------------
+
+
+class TextPart(_Wire):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImageURL(_Wire):
+    url: str
+    """An ``http(s)://`` URL or a ``data:image/...;base64,`` URI."""
+
+
+class ImageURLPart(_Wire):
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
+ContentPart = TextPart | ImageURLPart
+
+
+class FunctionCall(_Lenient):
+    """A function call as the model wrote it; ``arguments`` is a JSON string."""
+
+    name: str = ""
+    arguments: str = ""
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _arguments_as_json(cls, value: Any) -> Any:
+        # Docs say object, the wire says string (WIRE.md): keep the string form.
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, ensure_ascii=False)
+        return value
+
+
+class ToolCall(_Lenient):
+    id: str = ""
+    type: str = "function"
+    function: FunctionCall = Field(default_factory=FunctionCall)
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON (raises ``ValueError`` when invalid)."""
+        text = self.function.arguments
+        return json.loads(text) if text.strip() else {}
+
+
+class SystemMessage(_Wire):
+    role: Literal["system"] = "system"
+    content: str | list[ContentPart]
+
+
+class UserMessage(_Wire):
+    role: Literal["user"] = "user"
+    content: str | list[ContentPart]
+
+
+class AssistantMessage(_Wire):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    role: Literal["assistant"] = "assistant"
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
+    """The turn's thinking, sent back for interleaved thinking (WIRE.md)."""
+
+
+class ToolMessage(_Wire):
+    role: Literal["tool"] = "tool"
+    tool_call_id: str
+    content: str | list[ContentPart]
+
+
+Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage
+
+
+# --- request: tools, thinking, the request -------------------------------------------
+
+
+class FunctionDefinition(_Wire):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class Tool(_Wire):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class Thinking(_Wire):
+    type: Literal["enabled", "disabled"]
+    clear_thinking: bool | None = None
+
+
+class ChatCompletionRequest(_Wire):
+    """The request body. Limits are checked by the client before sending."""
+
+    model: str
+    messages: list[Message]
+    stream: bool | None = None
+    thinking: Thinking | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Literal["auto"] | None = None
+
+
+# --- responses -----------------------------------------------------------------------
+
+
+class PromptTokensDetails(_Lenient):
+    cached_tokens: int = 0
+
+
+class CompletionTokensDetails(_Lenient):
+    reasoning_tokens: int = 0
+
+
+class Usage(_Lenient):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+    @property
+    def cached_tokens(self) -> int:
+        details = self.prompt_tokens_details
+        return details.cached_tokens if details is not None else 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        details = self.completion_tokens_details
+        return details.reasoning_tokens if details is not None else 0
+
+
+class ChatCompletionMessage(_Lenient):
+    role: str = "assistant"
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class Choice(_Lenient):
+    index: int = 0
+    message: ChatCompletionMessage = Field(default_factory=ChatCompletionMessage)
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Lenient):
+    """A non-stream answer, or the final result of a stream."""
+
+    id: str = ""
+    object: str | None = None
+    created: int | None = None
+    model: str = ""
+    request_id: str | None = None
+    choices: list[Choice] = Field(default_factory=list)
+    usage: Usage | None = None
+
+    @property
+    def message(self) -> ChatCompletionMessage:
+        """The first choice's message (the service returns exactly one)."""
+        return self.choices[0].message if self.choices else ChatCompletionMessage()
+
+    @property
+    def content(self) -> str:
+        return self.message.content or ""
+
+    @property
+    def reasoning_content(self) -> str:
+        """The model's thinking; ``""`` when there was none (absent, null and ``""`` alike)."""
+        return self.message.reasoning_content or ""
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.choices[0].finish_reason if self.choices else None
+
+
+class ChoiceDelta(_Lenient):
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ChunkChoice(_Lenient):
+    index: int = 0
+    delta: ChoiceDelta = Field(default_factory=ChoiceDelta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Lenient):
+    """One stream event, typed. The stream itself hands out lighter ``StreamDelta``s."""
+
+    id: str = ""
+    object: str | None = None
+    created: int | None = None
+    model: str = ""
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None

@@ -1,0 +1,112 @@
+"""The retry policy: pure functions, no I/O (WIRE.md, "Transport practice").
+
+* Retry connection errors, timeouts, 408, 409, 429 and 5xx, unless the business code
+  says no: quota codes (1113, 1304, 1308...), bad requests, auth, content filter.
+* Never retry 400, 401, 403, 404 or 422 (whatever their code).
+* Delay: ``min(0.5 * 2**n, 8)`` seconds minus up to 25 % jitter; a server delay
+  (``retry-after-ms``, ``retry-after`` in seconds or as an HTTP date) wins when
+  ``0 < d <= 60``; a longer server delay means "don't retry".
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    PowerTokensError,
+    StreamInterruptedError,
+    is_known_code,
+)
+
+__all__ = ["RetryPolicy", "server_delay", "should_retry_status"]
+
+# Business codes that are worth another try (WIRE.md error table).
+_RETRY_CODES = frozenset({"1120", "1230", "1234", "1302", "1303", "1305", "rate_limit_exceeded"})
+_RETRY_STATUSES = frozenset({408, 409, 429})
+_NEVER_RETRY_STATUSES = frozenset({400, 401, 403, 404, 422})
+
+MAX_SERVER_DELAY = 60.0
+
+
+def should_retry_status(status_code: int, code: str | None) -> bool:
+    """Whether an error answer with this status and business code may be retried."""
+    if status_code in _NEVER_RETRY_STATUSES:
+        return False
+    if code is not None:
+        if code in _RETRY_CODES:
+            return True
+        if is_known_code(code):
+            return False
+    # An in-stream error (status 200) is only retryable by its code, handled above.
+    return status_code in _RETRY_STATUSES or status_code >= 500
+
+
+def server_delay(headers: Mapping[str, str]) -> float | None:
+    """The delay in seconds the server asked for, if any (``retry-after-ms`` first)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return float(email.utils.mktime_tz(parsed) - time.time())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to retry and how long to wait; the clients ask it after each failure."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    max_server_delay: float = MAX_SERVER_DELAY
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0 (got {self.max_retries})")
+
+    def backoff(self, retries_done: int, rand: Callable[[], float] = random.random) -> float:
+        """The delay before retry number ``retries_done + 1``, with jitter."""
+        base = min(self.initial_delay * (2.0**retries_done), self.max_delay)
+        return base * (1.0 - self.jitter * rand())
+
+    def next_delay(
+        self,
+        error: PowerTokensError,
+        retries_done: int,
+        rand: Callable[[], float] = random.random,
+    ) -> float | None:
+        """Seconds to wait before retrying after ``error``, or None to give up."""
+        if retries_done >= self.max_retries:
+            return None
+        if isinstance(error, APIStatusError):
+            if not should_retry_status(error.status_code, error.code):
+                return None
+            asked = server_delay(error.headers)
+            if asked is not None and asked > 0:
+                if asked > self.max_server_delay:
+                    return None
+                return asked
+        elif not isinstance(error, (APIConnectionError, StreamInterruptedError)):
+            # A stream broken before anything was delivered is a transport failure;
+            # after delivery the clients never ask (nothing is re-sent and spliced).
+            return None
+        return self.backoff(retries_done, rand)

@@ -1,0 +1,220 @@
+"""Error mapping and the retry policy, as tables (WIRE.md, "Errors" and "Transport practice")."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from powertokens import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ContentFilterError,
+    ContextOverflowError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    RetryPolicy,
+    StreamInterruptedError,
+)
+from powertokens._exceptions import make_status_error
+
+
+def gateway_body(code: str, message: str = "boom", etype: str = "upstream_error") -> dict[str, object]:
+    return {
+        "error": {
+            "message": f"{message} (request id: 20261126-abc)",
+            "type": etype,
+            "param": "",
+            "code": code,
+        }
+    }
+
+
+# status, business code, expected class, retried?
+TABLE = [
+    (401, "1000", AuthenticationError, False),
+    (401, "1002", AuthenticationError, False),
+    (403, "1110", PermissionDeniedError, False),
+    (403, "1120", PermissionDeniedError, False),  # 403 is never retried
+    (429, "1113", QuotaExceededError, False),
+    (400, "1210", BadRequestError, False),
+    (400, "1214", BadRequestError, False),
+    (400, "1211", NotFoundError, False),
+    (500, "1230", InternalServerError, True),
+    (503, "1234", InternalServerError, True),
+    (400, "1261", ContextOverflowError, False),
+    (400, "1300", ContentFilterError, False),
+    (400, "1301", ContentFilterError, False),
+    (429, "1302", RateLimitError, True),
+    (429, "1303", RateLimitError, True),
+    (429, "1304", QuotaExceededError, False),
+    (429, "1305", RateLimitError, True),
+    (200, "1305", RateLimitError, True),  # in-stream overload
+    (429, "1308", QuotaExceededError, False),
+    (429, "1310", QuotaExceededError, False),
+    (429, "1321", QuotaExceededError, False),
+    (503, "model_not_found", NotFoundError, False),
+    (429, "rate_limit_exceeded", RateLimitError, True),
+    (500, "1214", BadRequestError, False),  # a gateway that says 500 for a client error
+    (500, "1261", ContextOverflowError, False),
+    (502, None, InternalServerError, True),
+    (503, None, InternalServerError, True),
+    (408, None, APIStatusError, True),
+    (409, None, APIStatusError, True),
+    (429, None, RateLimitError, True),
+    (404, None, NotFoundError, False),
+    (422, None, BadRequestError, False),
+    (418, None, APIStatusError, False),
+    (200, "9999", APIStatusError, False),  # unknown in-stream error: not retried
+]
+
+
+@pytest.mark.parametrize(("status", "code", "cls", "retried"), TABLE)
+def test_status_and_code_decide_class_and_retry(
+    status: int, code: str | None, cls: type[APIStatusError], retried: bool
+) -> None:
+    body = gateway_body(code) if code else None
+    error = make_status_error(status, body, {})
+    assert type(error) is cls
+    assert error.code == code
+    assert error.status_code == status
+    delay = RetryPolicy(max_retries=2).next_delay(error, 0, rand=lambda: 0.0)
+    assert (delay is not None) is retried
+
+
+def test_request_id_is_taken_from_the_message_and_kept() -> None:
+    error = make_status_error(429, gateway_body("1302", "High concurrency"), {})
+    assert error.request_id == "20261126-abc"
+    assert error.message == "High concurrency"
+    assert "request id: 20261126-abc" in str(error)
+    assert "code 1302" in str(error)
+
+
+def test_header_request_id_wins() -> None:
+    error = make_status_error(
+        400, gateway_body("1214"), {}, request_id="from-header"
+    )
+    assert error.request_id == "from-header"
+
+
+def test_upstream_body_with_numeric_code() -> None:
+    error = make_status_error(200, {"error": {"code": 1305, "message": "overloaded"}}, {})
+    assert isinstance(error, RateLimitError)
+    assert error.code == "1305"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("<html><body><h1>502 Bad Gateway</h1></body></html>", "<html><body><h1>502 Bad Gateway"),
+        (None, "HTTP 502 with no error message"),
+        ("", "HTTP 502 with no error message"),
+    ],
+)
+def test_html_and_empty_5xx_bodies(body: str | None, expected: str) -> None:
+    error = make_status_error(502, body, {})
+    assert isinstance(error, InternalServerError)
+    assert expected in error.message
+
+
+def test_quota_reset_time_is_parsed() -> None:
+    error = make_status_error(
+        429,
+        gateway_body("1308", "Usage limit reached for 5 hour. Your limit will reset at 2026-11-26 18:00:00"),
+        {},
+    )
+    assert isinstance(error, QuotaExceededError)
+    assert error.resets_at == "2026-11-26 18:00:00"
+    assert not error.is_retryable
+
+
+# --- delays ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("retries_done", "rand", "expected"),
+    [
+        (0, 0.0, 0.5),
+        (1, 0.0, 1.0),
+        (2, 0.0, 2.0),
+        (4, 0.0, 8.0),
+        (10, 0.0, 8.0),
+        (0, 1.0, 0.375),  # 25 % jitter at most
+        (4, 1.0, 6.0),
+    ],
+)
+def test_backoff(retries_done: int, rand: float, expected: float) -> None:
+    assert RetryPolicy().backoff(retries_done, lambda: rand) == pytest.approx(expected)
+
+
+def rate_limited(headers: dict[str, str]) -> APIStatusError:
+    return make_status_error(429, gateway_body("1302"), headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        ({"retry-after-ms": "150"}, 0.15),
+        ({"retry-after-ms": "150", "retry-after": "9"}, 0.15),
+        ({"retry-after": "60"}, 60.0),
+        ({"retry-after": "61"}, None),  # longer than we wait: raise with retry_after set
+        ({"retry-after": "0"}, 0.5),  # not positive: our own backoff
+        ({"retry-after": "soon"}, 0.5),
+    ],
+)
+def test_server_delay_wins_within_bounds(headers: dict[str, str], expected: float | None) -> None:
+    delay = RetryPolicy().next_delay(rate_limited(headers), 0, rand=lambda: 0.0)
+    assert delay == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_http_date_retry_after() -> None:
+    when = email.utils.formatdate(time.time() + 5, usegmt=True)
+    error = rate_limited({"retry-after": when})
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after is not None
+    assert 3.0 < error.retry_after <= 5.0
+    delay = RetryPolicy().next_delay(error, 0)
+    assert delay is not None
+    assert 3.0 < delay <= 5.0
+
+
+def test_retry_after_is_exposed_on_the_error() -> None:
+    error = rate_limited({"retry-after": "120"})
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == 120.0
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 2, 5])
+def test_max_retries_is_exact(max_retries: int) -> None:
+    policy = RetryPolicy(max_retries=max_retries)
+    error = APIConnectionError("refused")
+    attempts = 1
+    while policy.next_delay(error, attempts - 1) is not None:
+        attempts += 1
+    assert attempts == max_retries + 1
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (APIConnectionError("refused"), True),
+        (APITimeoutError("timed out"), True),
+        (StreamInterruptedError("cut before any output"), True),
+    ],
+)
+def test_transport_errors_are_retried(error: Exception, retried: bool) -> None:
+    assert (RetryPolicy().next_delay(error, 0) is not None) is retried  # type: ignore[arg-type]
+
+
+def test_negative_max_retries_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_retries"):
+        RetryPolicy(max_retries=-1)
