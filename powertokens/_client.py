@@ -8,9 +8,13 @@ other and differ only in ``await``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
+from typing import Any
 
 import httpx
 from typing_extensions import Self, Unpack
@@ -54,6 +58,12 @@ def _after_delivery(error: APIError, acc: StreamAccumulator) -> APIError:
     return acc.interrupted(f"the stream broke after output was delivered: {error}", error)
 
 
+def _check_slots(value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"max_concurrent_requests must be an integer >= 1 or None (got {value!r})")
+    return value
+
+
 def _not_sse(response: httpx.Response) -> bool:
     return "text/event-stream" not in response.headers.get("content-type", "text/event-stream")
 
@@ -77,6 +87,7 @@ class PowerTokens(BaseClient):
         max_retries: int = 2,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        max_concurrent_requests: int | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -88,6 +99,10 @@ class PowerTokens(BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=DEFAULT_LIMITS)
+        slots = _check_slots(max_concurrent_requests)
+        self._limit: AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
+        )
 
     def chat(
         self,
@@ -104,7 +119,8 @@ class PowerTokens(BaseClient):
         retries = 0
         while True:
             try:
-                return self._send(prepared)
+                with self._limit:
+                    return self._send(prepared)
             except APIError as error:
                 delay = self._retry_delay(error, retries, prepared.model)
                 if delay is None:
@@ -185,15 +201,16 @@ class _NotAStream(Exception):
         self.completion = completion
 
 
-def _whole_as_deltas(completion: ChatCompletion) -> tuple[StreamAccumulator, list[StreamDelta]]:
-    acc = StreamAccumulator(completion.request_id)
+def _whole_as_deltas(acc: StreamAccumulator, completion: ChatCompletion) -> list[StreamDelta]:
+    """A whole JSON completion, answered to a stream request, as one delta."""
+    acc.request_id = completion.request_id
     chunk = completion.model_dump(mode="json", exclude_none=True)
     for choice in chunk.get("choices", []):
         choice["delta"] = choice.pop("message", {})
         for i, call in enumerate(choice["delta"].get("tool_calls") or []):
             call.setdefault("index", i)
     delta = acc.add_chunk(chunk)
-    return acc, [delta] if delta is not None else []
+    return [delta] if delta is not None else []
 
 
 class Stream:
@@ -244,42 +261,41 @@ class Stream:
         retries = 0
         while True:
             acc = StreamAccumulator()
-            delivered = False
             try:
-                try:
-                    response = client._open(prepared)
-                except _NotAStream as whole:
-                    acc, deltas = _whole_as_deltas(whole.completion)
-                    yield from deltas
-                    self.completion = acc.result()
-                    return
-                acc.request_id = client._request_id(response.headers)
-                decoder = SSEDecoder()
-                try:
-                    for raw in response.iter_bytes():
-                        for delta in _deltas(decoder, acc, raw):
-                            delivered = True
-                            yield delta
-                        if acc.done:
-                            break
-                    else:
-                        for delta in _deltas(decoder, acc, None):
-                            delivered = True
-                            yield delta
-                    self.completion = acc.result()
-                    return
-                except httpx.TransportError as exc:
-                    raise client._transport_error(exc) from exc
-                finally:
-                    response.close()
+                with client._limit:
+                    yield from self._attempt(acc)
+                return
             except APIError as error:
-                if delivered:
+                if acc.emitted:
                     raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
                 delay = client._retry_delay(error, retries, prepared.model)
                 if delay is None:
                     raise
             retries += 1
             time.sleep(delay)
+
+    def _attempt(self, acc: StreamAccumulator) -> Generator[StreamDelta, None, None]:
+        client = self._client
+        try:
+            response = client._open(self._prepared)
+        except _NotAStream as whole:
+            yield from _whole_as_deltas(acc, whole.completion)
+            self.completion = acc.result()
+            return
+        acc.request_id = client._request_id(response.headers)
+        decoder = SSEDecoder()
+        try:
+            for raw in response.iter_bytes():
+                yield from _deltas(decoder, acc, raw)
+                if acc.done:
+                    break
+            else:
+                yield from _deltas(decoder, acc, None)
+            self.completion = acc.result()
+        except httpx.TransportError as exc:
+            raise client._transport_error(exc) from exc
+        finally:
+            response.close()
 
 
 class AsyncPowerTokens(BaseClient):
@@ -301,6 +317,7 @@ class AsyncPowerTokens(BaseClient):
         max_retries: int = 2,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        max_concurrent_requests: int | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -312,6 +329,10 @@ class AsyncPowerTokens(BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(limits=DEFAULT_LIMITS)
+        slots = _check_slots(max_concurrent_requests)
+        self._limit: AbstractAsyncContextManager[Any] = (
+            asyncio.Semaphore(slots) if slots else contextlib.nullcontext()
+        )
 
     async def chat(
         self,
@@ -328,7 +349,8 @@ class AsyncPowerTokens(BaseClient):
         retries = 0
         while True:
             try:
-                return await self._send(prepared)
+                async with self._limit:
+                    return await self._send(prepared)
             except APIError as error:
                 delay = self._retry_delay(error, retries, prepared.model)
                 if delay is None:
@@ -443,40 +465,42 @@ class AsyncStream:
         retries = 0
         while True:
             acc = StreamAccumulator()
-            delivered = False
             try:
-                try:
-                    response = await client._open(prepared)
-                except _NotAStream as whole:
-                    acc, deltas = _whole_as_deltas(whole.completion)
-                    for delta in deltas:
+                async with client._limit:
+                    async for delta in self._attempt(acc):
                         yield delta
-                    self.completion = acc.result()
-                    return
-                acc.request_id = client._request_id(response.headers)
-                decoder = SSEDecoder()
-                try:
-                    async for raw in response.aiter_bytes():
-                        for delta in _deltas(decoder, acc, raw):
-                            delivered = True
-                            yield delta
-                        if acc.done:
-                            break
-                    else:
-                        for delta in _deltas(decoder, acc, None):
-                            delivered = True
-                            yield delta
-                    self.completion = acc.result()
-                    return
-                except httpx.TransportError as exc:
-                    raise client._transport_error(exc) from exc
-                finally:
-                    await response.aclose()
+                return
             except APIError as error:
-                if delivered:
+                if acc.emitted:
                     raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
                 delay = client._retry_delay(error, retries, prepared.model)
                 if delay is None:
                     raise
             retries += 1
             await asyncio.sleep(delay)
+
+    async def _attempt(self, acc: StreamAccumulator) -> AsyncGenerator[StreamDelta, None]:
+        client = self._client
+        try:
+            response = await client._open(self._prepared)
+        except _NotAStream as whole:
+            for delta in _whole_as_deltas(acc, whole.completion):
+                yield delta
+            self.completion = acc.result()
+            return
+        acc.request_id = client._request_id(response.headers)
+        decoder = SSEDecoder()
+        try:
+            async for raw in response.aiter_bytes():
+                for delta in _deltas(decoder, acc, raw):
+                    yield delta
+                if acc.done:
+                    break
+            else:
+                for delta in _deltas(decoder, acc, None):
+                    yield delta
+            self.completion = acc.result()
+        except httpx.TransportError as exc:
+            raise client._transport_error(exc) from exc
+        finally:
+            await response.aclose()

@@ -84,6 +84,7 @@ class StreamAccumulator:
         "_tools",
         "_usage",
         "done",
+        "emitted",
         "finish_reason",
         "request_id",
     )
@@ -101,6 +102,7 @@ class StreamAccumulator:
         self._extra_usage = False
         self.finish_reason: str | None = None
         self.done = False  # "[DONE]" seen
+        self.emitted = 0  # deltas handed out: after the first, nothing is retried
 
     # -- feeding --------------------------------------------------------------------
 
@@ -159,6 +161,7 @@ class StreamAccumulator:
 
         if not (reasoning or content or calls or finish or usage):
             return None
+        self.emitted += 1
         return StreamDelta(reasoning, content, calls, finish, usage, chunk)
 
     def _add_tool_call(self, raw: dict[str, Any]) -> ToolCallDelta:
