@@ -26,7 +26,9 @@ from powertokens import (
 from powertokens._exceptions import make_status_error
 
 
-def gateway_body(code: str, message: str = "boom", etype: str = "upstream_error") -> dict[str, object]:
+def gateway_body(
+    code: str, message: str = "boom", etype: str = "upstream_error"
+) -> dict[str, object]:
     return {
         "error": {
             "message": f"{message} (request id: 20261126-abc)",
@@ -98,9 +100,7 @@ def test_request_id_is_taken_from_the_message_and_kept() -> None:
 
 
 def test_header_request_id_wins() -> None:
-    error = make_status_error(
-        400, gateway_body("1214"), {}, request_id="from-header"
-    )
+    error = make_status_error(400, gateway_body("1214"), {}, request_id="from-header")
     assert error.request_id == "from-header"
 
 
@@ -127,7 +127,9 @@ def test_html_and_empty_5xx_bodies(body: str | None, expected: str) -> None:
 def test_quota_reset_time_is_parsed() -> None:
     error = make_status_error(
         429,
-        gateway_body("1308", "Usage limit reached for 5 hour. Your limit will reset at 2026-11-26 18:00:00"),
+        gateway_body(
+            "1308", "Usage limit reached for 5 hour. Your limit will reset at 2026-11-26 18:00:00"
+        ),
         {},
     )
     assert isinstance(error, QuotaExceededError)

@@ -39,7 +39,7 @@ CASES = [
         ['{"c":"a\u2028b\u0085c\u2029d"}'],
         id="unicode-line-separators-are-not-newlines",
     ),
-    pytest.param('data: 你好🙂\n\n'.encode(), ["你好🙂"], id="multibyte"),
+    pytest.param("data: 你好🙂\n\n".encode(), ["你好🙂"], id="multibyte"),
 ]
 
 

@@ -149,7 +149,10 @@ def test_final_completion_equals_the_non_stream_answer() -> None:
                             {
                                 "id": "call_a",
                                 "type": "function",
-                                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                                "function": {
+                                    "name": "get_weather",
+                                    "arguments": '{"city": "Paris"}',
+                                },
                             },
                             {
                                 "id": "call_b",
@@ -251,7 +254,9 @@ def test_done_without_finish_reason_raises_with_the_partial_output() -> None:
 def test_error_event_is_raised_typed() -> None:
     acc = StreamAccumulator(request_id="rid")
     with pytest.raises(RateLimitError) as err:
-        acc.add_data('{"error":{"code":1305,"message":"The service may be temporarily overloaded"}}')
+        acc.add_data(
+            '{"error":{"code":1305,"message":"The service may be temporarily overloaded"}}'
+        )
     assert (err.value.status_code, err.value.code, err.value.request_id) == (200, "1305", "rid")
 
 

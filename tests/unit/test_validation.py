@@ -49,7 +49,11 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"tool_choice": "required"}, "tool_choice", '"auto"'),
     ({"tool_choice": "none"}, "tool_choice", '"auto"'),
     ({"thinking": {"type": "on"}}, "thinking.type", '"enabled" or "disabled"'),
-    ({"thinking": {"type": "enabled", "clear_thinking": "no"}}, "thinking.clear_thinking", "true or false"),
+    (
+        {"thinking": {"type": "enabled", "clear_thinking": "no"}},
+        "thinking.clear_thinking",
+        "true or false",
+    ),
     ({"thinking": 3}, "thinking", "True, False"),
     ({"model": ""}, "model", "non-empty"),
 ]
@@ -69,7 +73,11 @@ INVALID_MESSAGES: list[tuple[Any, str, str]] = [
     ([], "messages", "non-empty"),
     ([{"role": "system", "content": "s"}], "messages", "neither system nor assistant"),
     ([{"role": "assistant", "content": "a"}], "messages", "neither system nor assistant"),
-    ([{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}], "messages", "neither"),
+    (
+        [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}],
+        "messages",
+        "neither",
+    ),
     ([{"role": "robot", "content": "x"}], "messages[0].role", "system, user, assistant or tool"),
     ([{"role": "user"}], "messages[0].content", "needs content"),
     ([{"role": "user", "content": 5}], "messages[0].content", "string or a list"),
@@ -79,7 +87,11 @@ INVALID_MESSAGES: list[tuple[Any, str, str]] = [
         "messages[0].content[0].image_url.url",
         "http(s) URL or a data: URI",
     ),
-    ([{"role": "user", "content": "q"}, {"role": "tool", "content": "r"}], "messages[1].tool_call_id", "tool_call_id"),
+    (
+        [{"role": "user", "content": "q"}, {"role": "tool", "content": "r"}],
+        "messages[1].tool_call_id",
+        "tool_call_id",
+    ),
     (
         [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [{"id": "x"}]}],
         "messages[1].tool_calls[0]",
@@ -160,7 +172,10 @@ def test_unknown_models_are_an_open_string() -> None:
         (True, {"type": "enabled"}),
         (False, {"type": "disabled"}),
         ("enabled", {"type": "enabled"}),
-        ({"type": "enabled", "clear_thinking": False}, {"type": "enabled", "clear_thinking": False}),
+        (
+            {"type": "enabled", "clear_thinking": False},
+            {"type": "enabled", "clear_thinking": False},
+        ),
         (None, None),
     ],
 )
