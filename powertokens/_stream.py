@@ -56,6 +56,12 @@ class StreamDelta:
     """The decoded chunk as received."""
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
 class _ToolCallState:
     __slots__ = ("args", "id", "name", "type")
 
@@ -76,13 +82,13 @@ class StreamAccumulator:
     __slots__ = (
         "_content",
         "_created",
-        "_extra_usage",
         "_id",
         "_model",
         "_reasoning",
         "_role",
         "_tools",
         "_usage",
+        "_usage_reported",
         "done",
         "emitted",
         "finish_reason",
@@ -99,7 +105,7 @@ class StreamAccumulator:
         self._content: list[str] = []
         self._tools: dict[int, _ToolCallState] = {}
         self._usage: dict[str, Any] | None = None
-        self._extra_usage = False
+        self._usage_reported = False
         self.finish_reason: str | None = None
         self.done = False  # "[DONE]" seen
         self.emitted = 0  # deltas handed out: after the first, nothing is retried
@@ -124,14 +130,25 @@ class StreamAccumulator:
         return self.add_chunk(chunk)
 
     def add_chunk(self, chunk: dict[str, Any]) -> StreamDelta | None:
-        """Fold one decoded chunk in; returns what it added, or None."""
+        """Fold one decoded chunk in; returns what it added, or None.
+
+        A chunk of the wrong shape raises :class:`StreamInterruptedError`, never a
+        bare ``TypeError`` or ``AttributeError``.
+        """
         if "error" in chunk and "choices" not in chunk:
             raise make_status_error(200, chunk, request_id=self.request_id)
+        try:
+            return self._fold(chunk)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self.interrupted(f"malformed stream chunk: {exc}", exc) from exc
+
+    def _fold(self, chunk: dict[str, Any]) -> StreamDelta | None:
         if not self._id:
-            self._id = chunk.get("id") or ""
-            self._created = chunk.get("created")
+            self._id = str(chunk.get("id") or "")
+            created = chunk.get("created")
+            self._created = created if isinstance(created, int) else None
         if model := chunk.get("model"):
-            self._model = model
+            self._model = str(model)
 
         reasoning = content = ""
         finish: str | None = None
@@ -143,21 +160,22 @@ class StreamAccumulator:
             if role := delta.get("role"):
                 self._role = role
             if reasoning := delta.get("reasoning_content") or "":
-                self._reasoning.append(reasoning)
+                self._reasoning.append(_text(reasoning))
             if content := delta.get("content") or "":
-                self._content.append(content)
+                self._content.append(_text(content))
             if raw_calls := delta.get("tool_calls"):
                 calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
             if finish := choice.get("finish_reason"):
-                self.finish_reason = finish
+                self.finish_reason = _text(finish)
 
         usage: Usage | None = None
         raw_usage = chunk.get("usage")
         if raw_usage:
+            parsed = Usage.model_validate(raw_usage)  # checked before it is kept
             self._usage = raw_usage  # the last one wins for the final result...
-            if not self._extra_usage:  # ...but it is reported once
-                self._extra_usage = True
-                usage = Usage.model_validate(raw_usage)
+            if not self._usage_reported:  # ...but it is reported once
+                self._usage_reported = True
+                usage = parsed
 
         if not (reasoning or content or calls or finish or usage):
             return None
@@ -172,13 +190,13 @@ class StreamAccumulator:
         state = self._tools.get(index)
         if state is None:
             state = self._tools[index] = _ToolCallState()
-        call_id = raw.get("id") or None
+        call_id = _text(raw.get("id") or "") or None
         if call_id:
             state.id = call_id
         if kind := raw.get("type"):
-            state.type = kind
+            state.type = _text(kind)
         function = raw.get("function") or {}
-        name = function.get("name") or None
+        name = _text(function.get("name") or "") or None
         if name:
             state.name = name
         args = function.get("arguments")
