@@ -18,14 +18,13 @@ does one less pass over every chunk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
-    """One dispatched event."""
+class ServerSentEvent(NamedTuple):
+    """One dispatched event (a tuple: cheap to build, one per chunk)."""
 
     data: str
     event: str = "message"
@@ -69,9 +68,15 @@ class SSEDecoder:
         self._pending = lines.pop()
         events: list[ServerSentEvent] = []
         for line in lines:
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+            if not line:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+            elif line.startswith(b"data: ") and self._data is None:
+                # the common case, inlined: one data line per event
+                self._data = [line[6:].decode("utf-8", errors="replace")]
+            else:
+                self._line(line)
         return events
 
     def flush(self) -> list[ServerSentEvent]:
@@ -95,6 +100,13 @@ class SSEDecoder:
     def _line(self, raw: bytes) -> ServerSentEvent | None:
         if not raw:
             return self._dispatch()
+        if raw.startswith(b"data: "):  # the common case, first
+            value = raw[6:].decode("utf-8", errors="replace")
+            if self._data is None:
+                self._data = [value]
+            else:
+                self._data.append(value)
+            return None
         if raw[:1] == b":":
             return None  # a comment, e.g. the gateway's ": PING" keep-alive
         line = raw.decode("utf-8", errors="replace")
@@ -116,14 +128,16 @@ class SSEDecoder:
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
-        data, self._data = self._data, None
-        event, self._event = self._event, ""
-        retry, self._retry = self._retry, None
+        data = self._data
         if data is None:
+            self._event = ""
+            self._retry = None
             return None
-        return ServerSentEvent(
-            data=data[0] if len(data) == 1 else "\n".join(data),
-            event=event or "message",
-            id=self._id,
-            retry=retry,
-        )
+        self._data = None
+        if self._event or self._retry is not None:
+            event, self._event = self._event or "message", ""
+            retry, self._retry = self._retry, None
+        else:
+            event, retry = "message", None
+        text = data[0] if len(data) == 1 else "\n".join(data)
+        return ServerSentEvent(text, event, self._id, retry)
