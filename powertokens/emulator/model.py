@@ -1,0 +1,267 @@
+"""The emulator's deterministic "model": a validated request in, a :class:`Reply` out.
+
+Pure functions, no I/O: the same request always gets the same reply (only ids and
+timestamps, added by the wire layer, differ). Rules, first match wins:
+
+0. The system prompt describes tools in ReAct text form (LlamaIndex ``ReActAgent``):
+   answer with ``Thought:``/``Action:``/``Action Input:`` or ``Answer:`` text
+   (see :mod:`.react`).
+1. The last message is a tool result: answer from the results ("According to ...").
+2. Tools are offered: call the ones the user text asks for (see :mod:`.tools`);
+   content ``""``, finish ``tool_calls``.
+3. ``echo:`` in the last user message: reply with the text after it, verbatim.
+4. Answer from the conversation's context, or restate the question (see :mod:`.answers`);
+   a JSON object when JSON is asked for; a note about images comes first.
+
+Thinking is on when ``thinking.type`` is ``"enabled"``, or absent and the model thinks by
+default (WIRE.md "Model facts"); glm-4.5-air ("dynamic") thinks when the last user text
+has a "?" or more than 12 words. Reasoning is one or two sentences about the plan.
+
+``stop`` cuts the content before the stop sequence; ``max_tokens`` cuts the content to that
+many tokens (finish ``length``). Usage: prompt = tokens of every message text + 4 per
+message (+ tool-call arguments, + 85 per image) + tokens of the tool schemas; completion =
+reasoning + content + tool-argument tokens; ``cached_tokens`` = prompt tokens of the first
+``cached_messages`` messages, rounded down to a multiple of 16.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from powertokens._catalog import model_info
+
+from .answers import (
+    Answer,
+    context_answer,
+    echo_text,
+    image_note,
+    json_answer,
+    message_text,
+    tool_results_answer,
+)
+from .react import react_reply, react_tools
+from .text import count_tokens, pieces
+from .tools import parse_tools, plan_calls
+
+__all__ = [
+    "Reply",
+    "ToolCall",
+    "Usage",
+    "generate",
+    "message_tokens",
+    "prompt_tokens",
+    "thinking_enabled",
+]
+
+_PER_MESSAGE = 4
+_PER_IMAGE = 85
+_CACHE_BLOCK = 16
+_DYNAMIC_WORDS = 12
+TRUNCATING_FINISHES = frozenset(
+    {"sensitive", "network_error", "length", "model_context_window_exceeded"}
+)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call of a reply; ``arguments`` is the JSON string sent on the wire."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one request."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form (WIRE.md "Non-stream response")."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+        }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the model answered, before it is put on the wire."""
+
+    reasoning: str
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str
+    usage: Usage
+
+
+def _image_count(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
+
+
+def message_tokens(message: dict[str, Any]) -> int:
+    """Prompt tokens one message costs."""
+    tokens = count_tokens(message_text(message)) + _PER_MESSAGE
+    tokens += _PER_IMAGE * _image_count(message)
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            arguments = function.get("arguments")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            tokens += count_tokens(str(function.get("name", ""))) + count_tokens(arguments)
+    return tokens
+
+
+def prompt_tokens(request: dict[str, Any]) -> int:
+    """Prompt tokens of a whole request (messages and tool schemas)."""
+    total = sum(message_tokens(m) for m in request["messages"])
+    tools = request.get("tools")
+    if tools:
+        total += count_tokens(json.dumps(tools, ensure_ascii=False))
+    return total
+
+
+def _last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    return found
+
+
+def thinking_enabled(request: dict[str, Any]) -> bool:
+    """Whether the reply carries reasoning (WIRE.md: thinking default per model)."""
+    thinking = request.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"):
+        return bool(thinking["type"] == "enabled")
+    default = model_info(str(request.get("model"))).thinking_default
+    if default == "enabled":
+        return True
+    text = message_text(_last_user(request["messages"]))
+    return "?" in text or len(text.split()) > _DYNAMIC_WORDS
+
+
+def _call_id(seed: int, key: str, index: int, name: str, arguments: str) -> str:
+    digest = hashlib.sha256(f"{seed}|{key}|{index}|{name}|{arguments}".encode()).hexdigest()
+    return f"call_{digest[:24]}"
+
+
+def _text_answer(request: dict[str, Any], seed: int) -> Answer:
+    messages: list[dict[str, Any]] = request["messages"]
+    last_user = _last_user(messages)
+    user_text = message_text(last_user)
+    echoed = echo_text(user_text)
+    if echoed is not None:
+        return Answer(echoed, "The user wants the text after echo: back verbatim.")
+    system_text = "\n".join(message_text(m) for m in messages if m.get("role") == "system")
+    answer, question = context_answer(messages, user_text, seed)
+    as_json = json_answer(answer, question, system_text, user_text)
+    if as_json is not None:
+        return as_json
+    note = image_note(last_user)
+    if note:
+        return Answer(f"{note} {answer.text}", f"{answer.reasoning} The user sent images.")
+    return answer
+
+
+def _truncate_tokens(text: str, limit: int) -> str:
+    kept: list[str] = []
+    used = 0
+    for piece in pieces(text):
+        cost = count_tokens(piece)
+        if used + cost > limit:
+            break
+        kept.append(piece)
+        used += cost
+    return "".join(kept)
+
+
+def _stop_sequence(request: dict[str, Any]) -> str:
+    stop = request.get("stop")
+    if isinstance(stop, list):
+        stop = stop[0] if stop else None
+    return stop if isinstance(stop, str) else ""
+
+
+def generate(
+    request: dict[str, Any],
+    *,
+    cached_messages: int = 0,
+    seed: int = 0,
+    finish_override: str | None = None,
+) -> Reply:
+    """Answer a validated chat request.
+
+    ``cached_messages`` is how many leading messages a prompt cache already holds;
+    ``finish_override`` (a fault) cuts the reply short with that finish reason.
+    """
+    messages: list[dict[str, Any]] = request["messages"]
+    tools = parse_tools(request.get("tools"))
+    calls: tuple[ToolCall, ...] = ()
+    finish = "stop"
+    system_text = "\n".join(message_text(m) for m in messages if m.get("role") == "system")
+    react = react_tools(system_text)
+    if react is not None:
+        answer = Answer(*react_reply(messages, react, seed))
+    elif messages[-1].get("role") == "tool":
+        answer = tool_results_answer(messages)
+    else:
+        user_text = message_text(_last_user(messages))
+        planned = plan_calls(tools, user_text, system_text) if tools else []
+        if planned:
+            key = json.dumps(messages, sort_keys=True, ensure_ascii=False)
+            built = []
+            for index, call in enumerate(planned):
+                arguments = json.dumps(call.arguments, ensure_ascii=False)
+                built.append(
+                    ToolCall(_call_id(seed, key, index, call.name, arguments), call.name, arguments)
+                )
+            calls = tuple(built)
+            names = ", ".join(dict.fromkeys(c.name for c in calls))
+            answer = Answer("", f"The request fits the tool {names}; I will call it.")
+            finish = "tool_calls"
+        else:
+            answer = _text_answer(request, seed)
+    content = answer.text
+    stop = _stop_sequence(request)
+    if stop and stop in content:
+        content = content[: content.index(stop)]
+    max_tokens = request.get("max_tokens")
+    if isinstance(max_tokens, int) and count_tokens(content) > max_tokens:
+        content = _truncate_tokens(content, max_tokens)
+        finish = "length"
+    if finish_override in TRUNCATING_FINISHES:
+        half = count_tokens(content) // 2
+        content = "" if finish_override == "sensitive" else _truncate_tokens(content, half)
+        calls = ()
+        finish = str(finish_override)
+    reasoning = answer.reasoning if thinking_enabled(request) else ""
+    reasoning_tokens = count_tokens(reasoning)
+    completion = (
+        reasoning_tokens + count_tokens(content) + sum(count_tokens(c.arguments) for c in calls)
+    )
+    prompt = prompt_tokens(request)
+    cached = sum(message_tokens(m) for m in messages[:cached_messages])
+    cached = min(cached, prompt) // _CACHE_BLOCK * _CACHE_BLOCK
+    return Reply(
+        reasoning=reasoning,
+        content=content,
+        tool_calls=calls,
+        finish_reason=finish,
+        usage=Usage(prompt, completion, cached, reasoning_tokens),
+    )

@@ -1,0 +1,235 @@
+"""The :class:`Emulator` handle: an asyncio server on a daemon thread, plus its state.
+
+``start()`` binds the listening socket in the calling thread, so the port is known and
+connections queue in the kernel before it returns; the event loop thread then serves
+them. ``stop()`` closes the listener, cancels every connection (stalled streams too) and
+joins the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+
+from .connection import HttpConnection
+from .faults import Fault
+from .routes import Router
+from .state import EmulatorState, RecordedRequest
+
+__all__ = ["Emulator"]
+
+_BACKLOG = 4096
+_JOIN_TIMEOUT = 10.0
+
+
+class _Server:
+    """Accepts connections and tracks them so they can all be closed."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+        self._router = Router(state)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self, sock: socket.socket) -> None:
+        self._server = await asyncio.start_server(self._accept, sock=sock, backlog=_BACKLOG)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # asyncio skips TCP_NODELAY when the listening socket was made with proto 0;
+            # without it, a small write after the headers waits ~40 ms for a delayed ACK.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._tasks.add(task)
+        self._state.bump("open_connections")
+        try:
+            await HttpConnection(reader, writer, self._router, self._disconnected).run()
+        except asyncio.CancelledError:
+            # stop() cancels connections. End the task normally: asyncio 3.10/3.11 log a
+            # cancelled client_connected_cb task as an "unhandled exception".
+            pass
+        finally:
+            self._tasks.discard(task)
+            self._state.bump("open_connections", -1)
+
+    def _disconnected(self) -> None:
+        self._state.bump("disconnects")
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+class Emulator:
+    """A local PowerTokens service for tests, demos and CI (see the package docstring)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Iterable[str] | None = None,
+        max_concurrency: int | None = None,
+        tool_stream: bool = False,
+        seed: int = 0,
+        *,
+        chunk_delay: float = 0.0,
+    ) -> None:
+        self.host = host
+        self._port = port
+        self._state = EmulatorState(
+            api_keys=api_keys,
+            max_concurrency=max_concurrency,
+            tool_stream=tool_stream,
+            seed=seed,
+            chunk_delay=chunk_delay,
+        )
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    # lifecycle
+    def start(self) -> Emulator:
+        """Bind, start serving on a daemon thread, return self. Idempotent."""
+        with self._lock:
+            if self._thread is not None:
+                return self
+            sock = socket.create_server((self.host, self._port), backlog=_BACKLOG)
+            sock.setblocking(False)
+            self._port = sock.getsockname()[1]
+            ready = threading.Event()
+            failure: list[BaseException] = []
+            thread = threading.Thread(
+                target=self._run,
+                args=(sock, ready, failure),
+                name=f"powertokens-emulator-{self._port}",
+                daemon=True,
+            )
+            thread.start()
+            ready.wait()
+            if failure:
+                thread.join(_JOIN_TIMEOUT)
+                sock.close()
+                raise RuntimeError("the emulator failed to start") from failure[0]
+            self._thread = thread
+            return self
+
+    def _run(
+        self, sock: socket.socket, ready: threading.Event, failure: list[BaseException]
+    ) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve(sock, ready, failure))
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _serve(
+        self, sock: socket.socket, ready: threading.Event, failure: list[BaseException]
+    ) -> None:
+        server = _Server(self._state)
+        try:
+            await server.start(sock)
+            self._stopping = asyncio.Event()
+        except BaseException as exc:
+            failure.append(exc)
+            ready.set()
+            return
+        ready.set()
+        await self._stopping.wait()
+        await server.close()
+
+    def stop(self) -> None:
+        """Close the listener and every connection, join the thread. Idempotent."""
+        with self._lock:
+            thread, loop, stopping = self._thread, self._loop, self._stopping
+            self._thread = None
+            if thread is None or loop is None or stopping is None:
+                return
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stopping.set)
+            thread.join(_JOIN_TIMEOUT)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        running = "running" if self._thread is not None else "stopped"
+        return f"<Emulator {self.url} {running}>"
+
+    # addresses
+    @property
+    def port(self) -> int:
+        """The bound port (after ``start()``; the requested one before)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use, e.g. ``http://127.0.0.1:8787/v1``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}/v1"
+
+    # scripting and inspection
+    def push_fault(self, spec: str, times: int = 1) -> Fault:
+        """Queue a fault for the next ``times`` chat requests (FIFO); raises on an unknown spec."""
+        return self._state.push_fault(spec, times)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The chat requests received since the last reset (a copy)."""
+        return self._state.requests()
+
+    @property
+    def request_count(self) -> int:
+        """``POST /v1/chat/completions`` requests received, faulted and rejected ones too."""
+        return self._state.counter("request_count")
+
+    @property
+    def disconnects(self) -> int:
+        """Streams whose client went away before the stream finished."""
+        return self._state.counter("disconnects")
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections open right now."""
+        return self._state.counter("open_connections")
+
+    @property
+    def in_flight(self) -> int:
+        """Chat requests being answered right now (what ``max_concurrency`` limits)."""
+        return self._state.counter("in_flight")
+
+    def reset(self) -> None:
+        """Clear the fault queue, the request log, the prompt cache and the counters."""
+        self._state.reset()
+
+    def wait_until(self, predicate: Callable[[Emulator], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate(emu)`` is true; False after ``timeout`` seconds.
+
+        Woken by every change of the log and counters, so tests wait for the server
+        (``emu.wait_until(lambda e: e.disconnects == 1)``) without sleeping. From async
+        code run it in a thread (``asyncio.to_thread``).
+        """
+        return self._state.wait_until(lambda: predicate(self), timeout)

@@ -1,0 +1,134 @@
+"""Server lifecycle and scale: start/stop, shutdown during a stall, 1,000 streams, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from powertokens.emulator import Emulator
+from tests.emulator.emulator_wire import chat, joined, sse_chunks
+
+AUTH = {"Authorization": "Bearer t"}
+
+
+def test_start_binds_before_returning_and_stop_is_idempotent() -> None:
+    emu = Emulator()
+    assert emu.start() is emu
+    assert emu.port > 0
+    assert emu.url == f"http://127.0.0.1:{emu.port}/v1"
+    assert emu.start() is emu  # already running
+    response = httpx.post(f"{emu.url}/chat/completions", json=chat("echo: up"), headers=AUTH)
+    assert response.json()["choices"][0]["message"]["content"] == "up"
+    emu.stop()
+    emu.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(f"{emu.url}/chat/completions", json=chat("hi"), headers=AUTH)
+
+
+def test_stop_ends_a_stalled_stream_promptly() -> None:
+    emu = Emulator().start()
+    with httpx.Client(base_url=emu.url, headers=AUTH, timeout=10.0) as client:
+        request = client.build_request(
+            "POST",
+            "/chat/completions",
+            json=chat("echo: a b c", stream=True),
+            headers={"X-PowerTokens-Fault": "stall:1:60"},
+        )
+        response = client.send(request, stream=True)
+        assert emu.wait_until(lambda e: e.in_flight == 1)
+        started = time.monotonic()
+        emu.stop()
+        assert time.monotonic() - started < 5
+        with pytest.raises(httpx.RemoteProtocolError):
+            response.read()
+    assert emu.open_connections == 0
+
+
+async def test_a_thousand_concurrent_streams() -> None:
+    count, per_client = 1000, 50
+    opened = 0
+    all_open = asyncio.Event()
+    connections_at_peak: list[int] = []
+
+    async def one(client: httpx.AsyncClient, i: int, emu: Emulator) -> str:
+        nonlocal opened
+        body = chat(f"echo: stream {i} ✓", stream=True)
+        async with client.stream("POST", "/chat/completions", json=body) as response:
+            assert response.status_code == 200
+            opened += 1
+            if opened == count:
+                connections_at_peak.append(emu.open_connections)
+                all_open.set()
+            await all_open.wait()  # every stream is open at the same time
+            raw = await response.aread()
+        return joined(sse_chunks(raw), "content")
+
+    with Emulator() as emu:
+        # Several small pools: one httpx pool of 1,000 connections is slow on the client side.
+        clients = [
+            httpx.AsyncClient(
+                base_url=emu.url,
+                headers=AUTH,
+                timeout=60.0,
+                limits=httpx.Limits(max_connections=per_client),
+            )
+            for _ in range(count // per_client)
+        ]
+        try:
+            texts = await asyncio.gather(
+                *(one(clients[i // per_client], i, emu) for i in range(count))
+            )
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients))
+        assert connections_at_peak == [count]
+        assert texts == [f"stream {i} ✓" for i in range(count)]
+        assert emu.request_count == count
+        assert emu.disconnects == 0
+
+
+def _spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "powertokens.emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    prefix = "PowerTokens emulator listening on "
+    assert line.startswith(prefix), (line, process.stderr.read() if process.stderr else "")
+    return process, line[len(prefix) :]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_cli_serves_until_signalled(sig: signal.Signals) -> None:
+    process, url = _spawn("--api-key", "cli-key", "--max-concurrency", "4")
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert url.endswith("/v1")
+        ok = httpx.post(
+            f"{url}/chat/completions",
+            json=chat("echo: from the CLI", stream=True),
+            headers={"Authorization": "Bearer cli-key"},
+        )
+        assert joined(sse_chunks(ok.content), "content") == "from the CLI"
+        denied = httpx.post(f"{url}/chat/completions", json=chat("hi"), headers=AUTH)
+        assert denied.status_code == 401
+        process.send_signal(sig)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
