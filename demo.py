@@ -24,7 +24,8 @@ def service(base_url: str | None) -> Iterator[tuple[str | None, str | None]]:
     """(api_key, base_url) of the real service, or of an emulator started here."""
     key = os.environ.get("POWERTOKENS_API_KEY")
     if key:
-        print(f"Using the real service ({base_url or os.environ.get('POWERTOKENS_BASE_URL') or 'default endpoint'}).")
+        where = base_url or os.environ.get("POWERTOKENS_BASE_URL") or "the default endpoint"
+        print(f"Using the real service at {where}.")
         yield key, base_url
         return
     with Emulator() as emu:
