@@ -1,3 +1,6 @@
-"""LlamaIndex integration for PowerTokens (``PowerTokens`` LLM): arriving with issue 4."""
+"""LlamaIndex integration for PowerTokens: ``PowerTokens``, a ``FunctionCallingLLM`` for
+Zhipu's GLM models behind RAG query engines, chat engines and agents."""
 
-__all__: list[str] = []
+from .base import PowerTokens
+
+__all__ = ["PowerTokens"]

@@ -1,0 +1,297 @@
+"""Core results to LlamaIndex responses (pure; no I/O).
+
+LlamaIndex conventions followed here (FRAMEWORKS.md, "LlamaIndex"):
+
+* the message's blocks are ``[ThinkingBlock?, TextBlock, *ToolCallBlock]``: one
+  cumulative ``TextBlock`` (``ChatMessage.content`` joins text blocks with newlines), the
+  reasoning first;
+* every streamed ``ChatResponse`` carries the cumulative message; ``delta`` is answer text
+  only and ``additional_kwargs["thinking_delta"]`` the reasoning piece;
+* usage (prompt, completion, total, cached, reasoning tokens) goes into the response's
+  ``additional_kwargs``; ``raw`` is the :class:`powertokens.ChatCompletion` of a whole
+  answer, or the chunk dict of a streamed one, so the last chunk's ``raw["usage"]`` is
+  what ``TokenCountingHandler`` reads;
+* tool calls appear as ``ToolCallBlock``s and, in wire form, in the message's
+  ``additional_kwargs["tool_calls"]`` (LlamaIndex's streaming structured output looks
+  there).
+
+Several stop sequences are enforced here with the core's shared helpers: the first
+one was sent to the server, all are cut client-side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
+
+from powertokens import ChatCompletion, StreamDelta, ToolCallDelta, Usage
+from powertokens._stop import StopFilter, cut_at_stop
+
+from ._messages import wire_tool_call
+from ._tools import JsonFallback, fallback_tool_call
+
+__all__ = [
+    "StreamState",
+    "chat_response",
+    "completion_response",
+    "tool_kwargs",
+    "usage_kwargs",
+]
+
+_ASSISTANT = MessageRole.ASSISTANT
+
+
+def usage_kwargs(usage: Usage | None) -> dict[str, int]:
+    """Token counts as flat ``additional_kwargs`` entries (empty when unknown)."""
+    if usage is None:
+        return {}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+    }
+
+
+def tool_kwargs(arguments: str) -> dict[str, Any] | str:
+    """A call's arguments: the decoded dict, or the text as sent when it is not (yet)
+    a JSON object (a call mid-stream, or a model glitch: WIRE.md says never crash)."""
+    if not arguments:
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    return value if isinstance(value, dict) else arguments
+
+
+def _thinking(reasoning: str, usage: Usage | None) -> ThinkingBlock:
+    tokens = usage.reasoning_tokens if usage is not None else 0
+    return ThinkingBlock(content=reasoning, num_tokens=tokens or None)
+
+
+def _message(blocks: list[Any], wire_calls: list[dict[str, Any]] | None) -> ChatMessage:
+    # model_construct: the fields are already the right types, and ChatMessage's
+    # validation (a custom __init__ plus a validator for legacy image kwargs) costs
+    # more than the rest of a streamed chunk's conversion.
+    extra = {"tool_calls": wire_calls} if wire_calls else {}
+    return ChatMessage.model_construct(role=_ASSISTANT, blocks=blocks, additional_kwargs=extra)
+
+
+def chat_response(
+    completion: ChatCompletion,
+    stops: Sequence[str] = (),
+    fallback: JsonFallback | None = None,
+) -> ChatResponse:
+    """A whole answer as a ``ChatResponse``."""
+    message = completion.message
+    text = message.content or ""
+    tool_calls = message.tool_calls or ()
+    if stops:
+        text, hit = cut_at_stop(text, stops)
+        if hit:  # the server would have stopped there: no tool calls after it
+            tool_calls = ()
+    blocks: list[Any] = []
+    if message.reasoning_content:
+        blocks.append(_thinking(message.reasoning_content, completion.usage))
+    blocks.append(TextBlock(text=text))
+    wire_calls: list[dict[str, Any]] = []
+    for position, call in enumerate(tool_calls):
+        function = call.function
+        blocks.append(
+            ToolCallBlock(
+                tool_call_id=call.id or None,
+                tool_name=function.name,
+                tool_kwargs=tool_kwargs(function.arguments),
+            )
+        )
+        wire_calls.append(wire_tool_call(call.id, function.name, function.arguments, position))
+    if not wire_calls and (found := fallback_tool_call(text, fallback)) is not None:
+        blocks.append(found)
+        wire_calls.append(wire_tool_call(found.tool_call_id, found.tool_name, found.tool_kwargs, 0))
+    return ChatResponse(
+        message=_message(blocks, wire_calls),
+        raw=completion,
+        additional_kwargs=usage_kwargs(completion.usage),
+    )
+
+
+def completion_response(
+    completion: ChatCompletion, stops: Sequence[str] = ()
+) -> CompletionResponse:
+    """A whole answer as a ``CompletionResponse`` (reasoning in ``additional_kwargs``)."""
+    text = completion.content
+    if stops:
+        text, _ = cut_at_stop(text, stops)
+    extra: dict[str, Any] = usage_kwargs(completion.usage)
+    if completion.reasoning_content:
+        extra["reasoning_content"] = completion.reasoning_content
+    return CompletionResponse(text=text, raw=completion, additional_kwargs=extra)
+
+
+class _Call:
+    """One streamed tool call, accumulated by index (WIRE.md "Stream")."""
+
+    __slots__ = ("arguments", "block", "id", "name", "wire")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name = ""
+        self.arguments = ""
+        self.block: ToolCallBlock | None = None  # rebuilt only when the call changed
+        self.wire: dict[str, Any] | None = None
+
+
+class StreamState:
+    """Folds :class:`powertokens.StreamDelta` objects into cumulative LlamaIndex responses.
+
+    ``feed(delta)`` returns the answer text the delta made visible (``""`` is possible),
+    or None when the delta changed nothing a caller can see (text held back or cut by a
+    stop sequence); once :attr:`stopped` is true the stream should be closed. Then
+    ``chat_response``/``completion_response`` build the response for that delta. Blocks
+    that did not change are reused from the previous response (they are never modified),
+    so each chunk costs one new ``TextBlock`` at most.
+    """
+
+    __slots__ = (
+        "_calls",
+        "_fallback",
+        "_filter",
+        "_text_block",
+        "_thinking_block",
+        "_tool_blocks",
+        "_wire_calls",
+        "finish_reason",
+        "reasoning",
+        "stopped",
+        "text",
+        "usage",
+    )
+
+    def __init__(self, stops: Sequence[str] = (), fallback: JsonFallback | None = None) -> None:
+        self.text = ""
+        self.reasoning = ""
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.stopped = False
+        """A stop sequence completed: read no further."""
+        self._filter = StopFilter(stops) if stops else None
+        self._fallback = fallback
+        self._calls: dict[int, _Call] = {}
+        self._text_block: TextBlock | None = None
+        self._thinking_block: ThinkingBlock | None = None
+        self._tool_blocks: list[ToolCallBlock] = []
+        self._wire_calls: list[dict[str, Any]] = []
+
+    def feed(self, delta: StreamDelta) -> str | None:
+        visible = delta.content
+        calls = delta.tool_calls
+        stop_filter = self._filter
+        if stop_filter is not None:
+            visible = stop_filter.feed(visible) if visible else ""
+            if stop_filter.stopped:
+                # The server would have stopped here: nothing after it, tool calls
+                # included, and the caller stops reading (as the LangChain adapter does).
+                self.stopped = True
+                calls = ()
+            elif delta.finish_reason:
+                visible += stop_filter.flush()
+        if visible:
+            self.text += visible
+            self._text_block = None
+        if delta.reasoning:
+            self.reasoning += delta.reasoning
+            self._thinking_block = None
+        if calls:
+            self._add_calls(calls)
+        if delta.usage is not None:
+            self.usage = delta.usage
+            self._thinking_block = None  # now it knows its token count
+        if delta.finish_reason:
+            self.finish_reason = delta.finish_reason
+            if not self._calls and self._fallback is not None:
+                found = fallback_tool_call(self.text, self._fallback)
+                if found is not None:
+                    self._add_found(found)
+        elif not (visible or delta.reasoning or calls or delta.usage is not None):
+            return None
+        return visible
+
+    def _add_calls(self, pieces: tuple[ToolCallDelta, ...]) -> None:
+        calls = self._calls
+        for piece in pieces:
+            call = calls.get(piece.index)
+            if call is None:
+                call = calls[piece.index] = _Call()
+            if piece.id:
+                call.id = piece.id
+            if piece.name:
+                call.name = piece.name
+            call.arguments += piece.arguments
+            call.block = None
+        self._rebuild_calls()
+
+    def _add_found(self, found: ToolCallBlock) -> None:
+        call = self._calls[0] = _Call()
+        call.id, call.name = found.tool_call_id, found.tool_name
+        call.block = found
+        call.wire = wire_tool_call(found.tool_call_id, found.tool_name, found.tool_kwargs, 0)
+        self._rebuild_calls()
+
+    def _rebuild_calls(self) -> None:
+        blocks: list[ToolCallBlock] = []
+        wire: list[dict[str, Any]] = []
+        for position, index in enumerate(sorted(self._calls)):
+            call = self._calls[index]
+            if call.block is None:
+                call.block = ToolCallBlock(
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    tool_kwargs=tool_kwargs(call.arguments),
+                )
+                call.wire = wire_tool_call(call.id, call.name, call.arguments, position)
+            blocks.append(call.block)
+            wire.append(call.wire)  # type: ignore[arg-type]
+        self._tool_blocks = blocks
+        self._wire_calls = wire
+
+    def _extra(self, delta: StreamDelta) -> dict[str, Any]:
+        extra: dict[str, Any] = usage_kwargs(delta.usage) if delta.usage is not None else {}
+        if delta.reasoning:
+            extra["thinking_delta"] = delta.reasoning
+        return extra
+
+    def chat_response(self, delta: StreamDelta, visible: str) -> ChatResponse:
+        blocks: list[Any] = []
+        if self.reasoning:
+            if self._thinking_block is None:
+                self._thinking_block = _thinking(self.reasoning, self.usage)
+            blocks.append(self._thinking_block)
+        if self._text_block is None:
+            self._text_block = TextBlock(text=self.text)
+        blocks.append(self._text_block)
+        if self._tool_blocks:
+            blocks.extend(self._tool_blocks)
+        return ChatResponse(
+            message=_message(blocks, self._wire_calls),
+            delta=visible,
+            raw=delta.chunk,
+            additional_kwargs=self._extra(delta),
+        )
+
+    def completion_response(self, delta: StreamDelta, visible: str) -> CompletionResponse:
+        return CompletionResponse(
+            text=self.text, delta=visible, raw=delta.chunk, additional_kwargs=self._extra(delta)
+        )

@@ -1,0 +1,121 @@
+"""One LlamaIndex call as core client arguments (pure, built once per call).
+
+The LLM's fields become a cached base (:class:`Defaults`); a call's keyword arguments
+are merged on top by :func:`merge_call`: known request fields replace the defaults,
+``stop`` goes through the core's multi-stop split, ``tools``/``tool_choice`` through the
+core's "auto only" mapping, and anything else joins ``extra_body`` (like
+``additional_kwargs``: the gateway drops what it does not know).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from powertokens import build_body
+from powertokens._stop import split_stop
+from powertokens._toolchoice import resolve_tool_choice
+
+from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
+
+__all__ = ["Call", "Defaults", "defaults", "merge_call"]
+
+_REQUEST_FIELDS = frozenset({"model", "temperature", "top_p", "max_tokens", "thinking"})
+_IGNORED = frozenset({"formatted"})
+"""Keyword arguments LlamaIndex passes that mean nothing on the wire."""
+_PROBE = ({"role": "user", "content": "."},)
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """The request fields an LLM sends on every call, validated once."""
+
+    params: dict[str, Any]
+    stops: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything a core ``chat``/``stream`` call needs, plus what the adapter enforces."""
+
+    params: dict[str, Any]
+    """Keyword arguments of the core's ``chat``/``stream`` (request fields, plus
+    ``extra_headers``/``timeout`` when given). May be the shared defaults: never modify."""
+    stops: tuple[str, ...] = ()
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    fallback: JsonFallback | None = None
+
+
+def defaults(
+    *,
+    model: str,
+    temperature: float | None,
+    top_p: float | None,
+    max_tokens: int | None,
+    stop: str | list[str] | None,
+    thinking: Any,
+    additional_kwargs: Mapping[str, Any],
+) -> Defaults:
+    """The base parameters; raises :class:`powertokens.RequestValidationError` now, with
+    the core's own checks, rather than on the first call."""
+    send, stops = split_stop(stop)
+    params: dict[str, Any] = {"model": model}
+    for key, value in (
+        ("temperature", temperature),
+        ("top_p", top_p),
+        ("max_tokens", max_tokens),
+        ("stop", send),
+        ("thinking", thinking),
+    ):
+        if value is not None:
+            params[key] = value
+    if additional_kwargs:
+        params["extra_body"] = additional_kwargs  # the caller's dict: edits in place count
+    build_body(_PROBE, params, stream=False)  # validation only
+    return Defaults(params, tuple(stops))
+
+
+def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
+    """``base`` with one call's keyword arguments applied (see the module docstring)."""
+    if not kwargs:
+        return Call(base.params, base.stops)
+    params = dict(base.params)
+    call = Call(params, base.stops)
+    extra: dict[str, Any] | None = None
+    tools: Any = None
+    choice: Any = None
+    for key, value in kwargs.items():
+        if key in _REQUEST_FIELDS:
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        elif key == "stop":
+            send, stops = split_stop(value)
+            params["stop"] = send
+            call.stops = tuple(stops)
+        elif key == "tools":
+            tools = value
+        elif key == "tool_choice":
+            choice = value
+        elif key == FALLBACK_KWARG:
+            call.fallback = value
+        elif key in ("extra_headers", "timeout"):
+            params[key] = value
+        elif key == "extra_body":
+            extra = {**(extra or params.get("extra_body") or {}), **(value or {})}
+        elif key not in _IGNORED:
+            if extra is None:
+                extra = dict(params.get("extra_body") or {})
+            extra[key] = value
+    if extra is not None:
+        params["extra_body"] = extra
+    resolved = resolve_tool_choice(choice)
+    if tools and resolved.send_tools:
+        params["tools"] = [tool_spec(t) for t in tools]
+        if resolved.wire is not None:
+            params["tool_choice"] = resolved.wire
+    else:
+        call.fallback = None
+    return call

@@ -1,0 +1,234 @@
+"""Tools for LlamaIndex on an API whose ``tool_choice`` is only "auto" (pure).
+
+* :func:`tool_spec`: a LlamaIndex tool as a wire tool, cached per (name, description,
+  schema) because building a JSON schema is the costliest part of a tool call;
+* :func:`with_tool_nudge`: "tool_required" cannot be sent, so the system prompt asks;
+* :class:`JsonFallback` / :func:`fallback_tool_call`: when a required single tool was
+  not called but the text holds JSON that fits its schema, that JSON becomes the call
+  (structured output keeps working when the model answers in prose);
+* :func:`tool_selections`: ``ToolSelection`` objects from a response, tolerant of the
+  partial JSON of a call still being streamed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+from llama_index.core.tools.types import ToolMetadata
+from pydantic import BaseModel, ValidationError
+
+from powertokens._jsontext import extract_json
+from powertokens._toolchoice import resolve_tool_choice
+
+log = logging.getLogger("llama_index_powertokens")
+
+__all__ = [
+    "FALLBACK_KWARG",
+    "JsonFallback",
+    "fallback_tool_call",
+    "is_structured_output_tool",
+    "keep_first_call",
+    "parse_arguments",
+    "prepare_tools_call",
+    "tool_selections",
+    "tool_spec",
+    "with_tool_nudge",
+]
+
+FALLBACK_KWARG = "powertokens_json_fallback"
+"""The chat kwarg through which ``_prepare_chat_with_tools`` hands a fallback to ``chat``."""
+
+FALLBACK_CALL_PREFIX = "json_fallback_"
+"""Tool-call ids of calls read from text (never sent by the service)."""
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_spec(name: str | None, description: str, fn_schema: Any) -> dict[str, Any]:
+    metadata = ToolMetadata(description=description, name=name, fn_schema=fn_schema)
+    return metadata.to_openai_tool(skip_length_check=True)
+
+
+def tool_spec(tool: Any) -> dict[str, Any]:
+    """The wire form of a LlamaIndex tool (or a wire dict, passed through).
+
+    The returned dict is shared between calls: treat it as read-only.
+    """
+    metadata = getattr(tool, "metadata", None)
+    if not isinstance(metadata, ToolMetadata):
+        if isinstance(tool, dict):
+            return tool
+        raise TypeError(f"tools: expected LlamaIndex tools or tool dicts (got {tool!r})")
+    try:
+        return _cached_spec(metadata.name, metadata.description, metadata.fn_schema)
+    except TypeError:  # an unhashable schema: build it every time
+        return metadata.to_openai_tool(skip_length_check=True)
+
+
+def with_tool_nudge(
+    messages: list[ChatMessage], names: Sequence[str], forced: str | None
+) -> list[ChatMessage]:
+    """``messages`` with a system instruction to answer through a tool (a new list;
+    a leading system message is replaced by a copy, never modified)."""
+    if forced:
+        nudge = f"You must call the tool `{forced}` to answer; do not answer in plain text."
+    else:
+        listed = ", ".join(f"`{n}`" for n in names)
+        nudge = (
+            f"You must call one of these tools to answer: {listed}. Do not answer in plain text."
+        )
+    if messages and messages[0].role == MessageRole.SYSTEM:
+        first = messages[0]
+        blocks = [*first.blocks, TextBlock(text=nudge)]
+        copied = first.model_copy(update={"blocks": blocks})
+        return [copied, *messages[1:]]
+    return [ChatMessage(role=MessageRole.SYSTEM, content=nudge), *messages]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonFallback:
+    """The one tool a caller required; its JSON may arrive as text instead of a call."""
+
+    name: str
+    schema: type[BaseModel] | None
+
+
+def fallback_tool_call(text: str, fallback: JsonFallback | None) -> ToolCallBlock | None:
+    """A call of ``fallback``'s tool from JSON in ``text`` that fits its schema, else None."""
+    if fallback is None or "{" not in text:
+        return None
+    try:
+        value = extract_json(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if fallback.schema is not None:
+        try:
+            fallback.schema.model_validate(value)
+        except ValidationError:
+            return None
+    return ToolCallBlock(
+        tool_call_id=f"{FALLBACK_CALL_PREFIX}0", tool_name=fallback.name, tool_kwargs=value
+    )
+
+
+_STRUCTURED_TOOL_FN = (
+    "llama_index.core.program.function_program",
+    "get_function_tool.<locals>.model_fn",
+)
+
+
+def is_structured_output_tool(tool: Any) -> bool:
+    """Whether ``tool`` is the one LlamaIndex builds for structured output
+    (``FunctionCallingProgram``). Its streaming path does not pass ``tool_required``,
+    so the tool itself is what tells "answer only through me"."""
+    fn = getattr(tool, "fn", None)
+    return (
+        getattr(fn, "__module__", None),
+        getattr(fn, "__qualname__", None),
+    ) == _STRUCTURED_TOOL_FN
+
+
+def parse_arguments(arguments: Any) -> dict[str, Any]:
+    """Tool arguments as a dict: complete JSON, partial JSON mid-stream, or ``{}``."""
+    if isinstance(arguments, dict):
+        return arguments
+    if not isinstance(arguments, str) or not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        try:
+            value = parse_partial_json(arguments)
+        except (ValueError, TypeError):
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def tool_selections(message: ChatMessage) -> list[ToolSelection]:
+    """Every tool call in ``message``: ``ToolCallBlock``s, else legacy
+    ``additional_kwargs["tool_calls"]`` (wire dicts or OpenAI SDK objects)."""
+    selections = [
+        ToolSelection(
+            tool_id=block.tool_call_id or "",
+            tool_name=block.tool_name,
+            tool_kwargs=parse_arguments(block.tool_kwargs),
+        )
+        for block in message.blocks
+        if isinstance(block, ToolCallBlock)
+    ]
+    if selections:
+        return selections
+    for call in message.additional_kwargs.get("tool_calls") or ():
+        if not isinstance(call, dict) and hasattr(call, "model_dump"):
+            call = call.model_dump()
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") or {}
+        selections.append(
+            ToolSelection(
+                tool_id=call.get("id") or "",
+                tool_name=function.get("name") or "",
+                tool_kwargs=parse_arguments(function.get("arguments")),
+            )
+        )
+    return selections
+
+
+def prepare_tools_call(
+    tools: Sequence[Any],
+    user_msg: str | ChatMessage | None,
+    chat_history: Sequence[ChatMessage] | None,
+    tool_required: bool,
+    tool_choice: Any,
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """Chat arguments for a call with ``tools`` (``_prepare_chat_with_tools``).
+
+    The caller's history is copied, never modified. ``tool_required``, a named or
+    "required" ``tool_choice`` (agents' ``initial_tool_choice``) and LlamaIndex's
+    structured-output tool become "auto" plus a system instruction, since the API takes
+    nothing else; with a single tool, a :class:`JsonFallback` rides along to ``chat``.
+    """
+    messages = list(chat_history or ())
+    if isinstance(user_msg, str):
+        user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+    if user_msg is not None:
+        messages.append(user_msg)
+    choice = resolve_tool_choice(tool_choice)
+    prepared: dict[str, Any] = {"messages": messages, **kwargs}
+    if not tools or not choice.send_tools:
+        return prepared
+    prepared["tools"] = [tool_spec(t) for t in tools]
+    if choice.wire is not None:
+        prepared["tool_choice"] = choice.wire
+    structured = len(tools) == 1 and is_structured_output_tool(tools[0])
+    if tool_required or choice.downgraded or structured:
+        names = [t.metadata.name or "" for t in tools]
+        log.debug("tool_required / tool_choice=%r sent as 'auto' plus a prompt", tool_choice)
+        prepared["messages"] = with_tool_nudge(messages, names, choice.forced_name)
+        if len(tools) == 1:
+            schema = tools[0].metadata.fn_schema
+            schema = schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+            prepared[FALLBACK_KWARG] = JsonFallback(names[0], schema)
+    return prepared
+
+
+def keep_first_call(message: ChatMessage) -> None:
+    """Drop every tool call but the first (``allow_parallel_tool_calls=False``).
+    Only for messages this package built: it replaces the lists, never edits them."""
+    calls = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
+    if len(calls) < 2:
+        return
+    message.blocks = [b for b in message.blocks if not isinstance(b, ToolCallBlock)] + calls[:1]
+    wire = message.additional_kwargs.get("tool_calls")
+    if wire:
+        message.additional_kwargs = {**message.additional_kwargs, "tool_calls": wire[:1]}
