@@ -1,3 +1,46 @@
-"""LangChain integration for PowerTokens (``ChatPowerTokens``): arriving with issue 3."""
+"""LangChain integration for PowerTokens: :class:`ChatPowerTokens`.
 
-__all__: list[str] = []
+Importing this package registers the content-block translator for
+``model_provider="powertokens"`` with langchain-core (see ``_blocks``).
+"""
+
+from ._blocks import register as _register_blocks
+from ._errors import (
+    PowerTokensAPIError,
+    PowerTokensAPIStatusError,
+    PowerTokensAuthenticationError,
+    PowerTokensBadRequestError,
+    PowerTokensConnectionError,
+    PowerTokensContentFilterError,
+    PowerTokensContextOverflowError,
+    PowerTokensInternalServerError,
+    PowerTokensNotFoundError,
+    PowerTokensPermissionDeniedError,
+    PowerTokensQuotaExceededError,
+    PowerTokensRateLimitError,
+    PowerTokensRequestValidationError,
+    PowerTokensStreamInterruptedError,
+    PowerTokensTimeoutError,
+)
+from .chat_models import ChatPowerTokens
+
+_register_blocks()
+
+__all__ = [
+    "ChatPowerTokens",
+    "PowerTokensAPIError",
+    "PowerTokensAPIStatusError",
+    "PowerTokensAuthenticationError",
+    "PowerTokensBadRequestError",
+    "PowerTokensConnectionError",
+    "PowerTokensContentFilterError",
+    "PowerTokensContextOverflowError",
+    "PowerTokensInternalServerError",
+    "PowerTokensNotFoundError",
+    "PowerTokensPermissionDeniedError",
+    "PowerTokensQuotaExceededError",
+    "PowerTokensRateLimitError",
+    "PowerTokensRequestValidationError",
+    "PowerTokensStreamInterruptedError",
+    "PowerTokensTimeoutError",
+]

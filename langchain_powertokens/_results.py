@@ -1,0 +1,204 @@
+"""Pure conversion of answers to LangChain: a whole completion to a ``ChatResult``,
+stream deltas to ``ChatGenerationChunk``s. Stop sequences beyond the one the server
+enforces are applied here (``powertokens._stop``), on both paths alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+from langchain_core.messages import AIMessage, AIMessageChunk, InvalidToolCall, ToolCall
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from powertokens import ChatCompletion, StreamDelta, Usage
+from powertokens import ToolCall as WireToolCall
+from powertokens._stop import StopFilter, cut_at_stop
+
+__all__ = [
+    "PROVIDER",
+    "REFUSAL_TEXT",
+    "ChunkBuilder",
+    "chat_result",
+    "parse_tool_calls",
+    "usage_metadata",
+]
+
+PROVIDER = "powertokens"
+"""``response_metadata["model_provider"]``: selects this package's block translator."""
+
+REFUSAL_TEXT = "The service's content filter blocked the output (finish_reason='sensitive')."
+
+
+def usage_metadata(usage: Usage) -> UsageMetadata:
+    """LangChain usage from the wire's; details only when the service reported them."""
+    result: dict[str, Any] = {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.prompt_tokens_details is not None:
+        result["input_token_details"] = {"cache_read": usage.prompt_tokens_details.cached_tokens}
+    if usage.completion_tokens_details is not None:
+        result["output_token_details"] = {
+            "reasoning": usage.completion_tokens_details.reasoning_tokens
+        }
+    return cast("UsageMetadata", result)
+
+
+def parse_tool_calls(
+    calls: Sequence[WireToolCall],
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """Valid and invalid tool calls; arguments that are not a JSON object are invalid."""
+    valid: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for call in calls:
+        name, text = call.function.name, call.function.arguments
+        try:
+            args = json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            invalid.append(
+                invalid_tool_call(
+                    name=name, args=text, id=call.id or None, error=f"invalid JSON: {exc}"
+                )
+            )
+            continue
+        if isinstance(args, dict):
+            valid.append(tool_call(name=name, args=args, id=call.id or None))
+        else:
+            invalid.append(
+                invalid_tool_call(
+                    name=name, args=text, id=call.id or None, error="not a JSON object"
+                )
+            )
+    return valid, invalid
+
+
+def _response_metadata(
+    model: str, finish_reason: str | None, response_id: str, request_id: str | None
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "model_provider": PROVIDER,
+        "model_name": model,
+        "finish_reason": finish_reason,
+    }
+    if response_id:
+        metadata["id"] = response_id
+    if request_id:
+        metadata["request_id"] = request_id
+    if finish_reason == "sensitive":
+        metadata["refusal"] = REFUSAL_TEXT
+    return metadata
+
+
+def chat_result(completion: ChatCompletion, stops: Sequence[str] = ()) -> ChatResult:
+    """A whole answer as a :class:`ChatResult`, cut at the earliest stop sequence."""
+    message = completion.message
+    text = message.content or ""
+    finish = completion.finish_reason
+    calls = message.tool_calls or []
+    if stops:
+        text, hit = cut_at_stop(text, stops)
+        if hit:  # the server would have stopped there: nothing after it, tool calls included
+            calls, finish = [], "stop"
+    reasoning = message.reasoning_content
+    usage = completion.usage
+    fields: dict[str, Any] = {}
+    if calls:
+        fields["tool_calls"], fields["invalid_tool_calls"] = parse_tool_calls(calls)
+    ai = AIMessage(
+        content=text,
+        additional_kwargs={"reasoning_content": reasoning} if reasoning else {},
+        usage_metadata=usage_metadata(usage) if usage is not None else None,
+        response_metadata=_response_metadata(
+            completion.model, finish, completion.id, completion.request_id
+        ),
+        id=completion.id or None,
+        **fields,
+    )
+    llm_output: dict[str, Any] = {"model_name": completion.model}
+    if usage is not None:
+        llm_output["token_usage"] = usage.model_dump(exclude_none=True)
+    return ChatResult(generations=[ChatGeneration(message=ai)], llm_output=llm_output)
+
+
+_PROVIDER_ONLY = {"model_provider": PROVIDER}
+
+
+class ChunkBuilder:
+    """Stream deltas in, LangChain chunks out; one per stream.
+
+    Every delta with reasoning, text or tool-call pieces becomes one chunk; finish
+    reason, usage, model name and ids go on one final chunk (``chunk_position="last"``)
+    so that adding the chunks up counts each once. Text is passed through a
+    :class:`StopFilter`: once a stop sequence is complete, :attr:`stopped` turns true
+    and the caller stops reading.
+    """
+
+    __slots__ = ("_filter", "_finish", "_id", "_model", "_usage", "stopped")
+
+    def __init__(self, stops: Sequence[str] = ()) -> None:
+        self._filter = StopFilter(stops) if stops else None
+        self._id: str | None = None
+        self._model = ""
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+        self.stopped = False
+
+    def add(self, delta: StreamDelta) -> ChatGenerationChunk | None:
+        """The chunk for one delta, or None when it carried nothing to show."""
+        raw = delta.chunk
+        if self._id is None:
+            self._id = raw.get("id") or None
+        if model := raw.get("model"):
+            self._model = model
+        if delta.finish_reason:
+            self._finish = delta.finish_reason
+        if delta.usage is not None:
+            self._usage = delta.usage
+        text = delta.content
+        calls = delta.tool_calls
+        if self._filter is not None:
+            if text:
+                text = self._filter.feed(text)
+            if self._filter.stopped:
+                self.stopped = True
+                calls = ()
+        reasoning = delta.reasoning
+        if not (text or reasoning or calls):
+            return None
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=text,
+                additional_kwargs={"reasoning_content": reasoning} if reasoning else {},
+                tool_call_chunks=[
+                    tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index)
+                    for c in calls
+                ],
+                response_metadata=dict(_PROVIDER_ONLY),
+                id=self._id,
+            )
+        )
+
+    def finish(self, completion: ChatCompletion | None) -> ChatGenerationChunk:
+        """The last chunk: held-back text, usage and response metadata."""
+        tail = ""
+        if self._filter is not None and not self.stopped:
+            tail = self._filter.flush()
+        finish = "stop" if self.stopped else self._finish
+        request_id = completion.request_id if completion is not None else None
+        usage = self._usage
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=tail,
+                usage_metadata=usage_metadata(usage) if usage is not None else None,
+                response_metadata=_response_metadata(
+                    self._model, finish, self._id or "", request_id
+                ),
+                id=self._id,
+                chunk_position="last",
+            )
+        )

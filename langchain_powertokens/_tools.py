@@ -1,0 +1,67 @@
+"""Tools in every form LangChain users write them, as the wire's function tools."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from powertokens import validate_request
+
+__all__ = ["check_tools", "format_tool", "format_tools", "warn_tool_choice_downgraded"]
+
+ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
+
+_warned = False
+
+
+def format_tool(tool: ToolLike) -> dict[str, Any]:
+    """``{"type": "function", "function": {name, description, parameters}}`` and nothing
+    else (no ``strict``: the API does not know it)."""
+    if (
+        isinstance(tool, Mapping)
+        and tool.get("type") == "function"
+        and isinstance(tool.get("function"), Mapping)
+    ):
+        function = tool["function"]
+    else:
+        function = convert_to_openai_tool(tool)["function"]
+    wire: dict[str, Any] = {"name": function["name"]}
+    if description := function.get("description"):
+        wire["description"] = description
+    wire["parameters"] = function.get("parameters") or {"type": "object", "properties": {}}
+    return {"type": "function", "function": wire}
+
+
+def format_tools(tools: Sequence[ToolLike]) -> list[Any]:
+    """Format a tool list; a list already in wire form (``bind_tools`` made it) is
+    passed through as it is."""
+    if all(isinstance(t, Mapping) and t.get("type") == "function" for t in tools):
+        return list(tools)
+    return [format_tool(t) for t in tools]
+
+
+def check_tools(tools: list[dict[str, Any]], model: str) -> None:
+    """Raise :class:`~powertokens.RequestValidationError` for a tool the API would reject
+    (a name with spaces, more than 128 tools ...), at bind time."""
+    validate_request(
+        {"model": model, "messages": [{"role": "user", "content": "."}], "tools": tools}
+    )
+
+
+def warn_tool_choice_downgraded(choice: Any, *, hinted: bool = True) -> None:
+    """Warn, once per process, that a forced ``tool_choice`` is sent as "auto"."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    asked = " and the model is asked in the system prompt to call a tool" if hinted else ""
+    warnings.warn(
+        f"PowerTokens accepts only tool_choice='auto': tool_choice={choice!r} is sent as "
+        f"'auto'{asked}; the model may still answer in text. (This warning is shown once.)",
+        UserWarning,
+        stacklevel=3,
+    )

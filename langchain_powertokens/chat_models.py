@@ -1,0 +1,411 @@
+"""``ChatPowerTokens``: Zhipu's GLM models on PowerTokens as a LangChain chat model."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from powertokens import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_MODEL,
+    AsyncPowerTokens,
+    PowerTokens,
+    PowerTokensError,
+    Timeout,
+)
+from powertokens._toolchoice import resolve_tool_choice
+
+from ._clients import ClientCache
+from ._errors import to_langchain_error
+from ._params import build_call, check_limits, profile_for
+from ._results import ChunkBuilder, chat_result
+from ._structured import structured_output
+from ._tools import check_tools, format_tool, warn_tool_choice_downgraded
+
+__all__ = ["ChatPowerTokens"]
+
+
+@functools.cache
+def _field_names(cls: type) -> set[str]:
+    return get_pydantic_field_names(cls)
+
+
+class ChatPowerTokens(ClientCache, BaseChatModel):
+    """Zhipu's GLM chat models on PowerTokens (glm-5-turbo, glm-5, glm-4.7,
+    glm-4.7-flash, glm-4.5-air), with reasoning, tool calling and usage.
+
+    Setup:
+        Install the distribution with its LangChain extra and set your key:
+
+        ```bash
+        pip install -e ".[langchain]"   # from the project folder
+        export POWERTOKENS_API_KEY="your-api-key"
+        ```
+
+    Instantiate:
+        ```python
+        from langchain_powertokens import ChatPowerTokens
+
+        model = ChatPowerTokens(
+            model="glm-5",
+            temperature=0.7,
+            max_tokens=1024,
+            # thinking=False,            # True / False / {"type": "enabled"}
+            # stop=["Observation:"],     # several allowed: all are enforced
+            # timeout=60, max_retries=2,
+            # api_key="...", base_url="...",
+        )
+        ```
+
+    Invoke:
+        ```python
+        messages = [
+            ("system", "You are a concise and professional assistant."),
+            ("human", "Explain vector databases in three sentences."),
+        ]
+        message = model.invoke(messages)
+        print(message.text)
+        ```
+
+    Stream:
+        ```python
+        for chunk in model.stream(messages):
+            print(chunk.text, end="", flush=True)
+
+        full = None
+        for chunk in model.stream(messages):
+            full = chunk if full is None else full + chunk
+        print(full.text, full.usage_metadata)
+        ```
+
+    Async:
+        ```python
+        message = await model.ainvoke(messages)
+
+        async for chunk in model.astream(messages):
+            print(chunk.text, end="", flush=True)
+
+        results = await model.abatch([messages, messages])
+        ```
+
+    Tool calling:
+        ```python
+        from pydantic import BaseModel, Field
+
+
+        class GetWeather(BaseModel):
+            '''Get the current weather in a given location.'''
+
+            location: str = Field(description="The city, e.g. Paris")
+
+
+        model_with_tools = model.bind_tools([GetWeather])
+        ai_msg = model_with_tools.invoke("What is the weather in Paris?")
+        print(ai_msg.tool_calls)
+        # [{'name': 'GetWeather', 'args': {'location': 'Paris'}, 'id': 'call_...',
+        #   'type': 'tool_call'}]
+        ```
+
+        The API's only ``tool_choice`` is "auto": "any", "required", ``True`` and tool
+        names are sent as "auto" (warned once) with a request for the call in the system
+        prompt; "none" sends no tools.
+
+    Structured output:
+        ```python
+        class Joke(BaseModel):
+            '''A joke to tell the user.'''
+
+            setup: str = Field(description="The question that sets up the joke")
+            punchline: str = Field(description="The answer that resolves the joke")
+
+
+        joke = model.with_structured_output(Joke).invoke("Tell me a joke about cats")
+        print(type(joke).__name__)  # Joke
+        ```
+
+        Pydantic classes, TypedDicts and JSON schemas work, ``include_raw=True`` too;
+        when the model answers in text, the JSON object in the text is used.
+
+    Reasoning:
+        ```python
+        message = model.invoke("Why is the sky blue?")
+        print(message.additional_kwargs["reasoning_content"])  # the model's thinking
+        print([block["type"] for block in message.content_blocks])  # ['reasoning', 'text']
+
+        for chunk in model.stream("Why is the sky blue?"):
+            print(chunk.additional_kwargs.get("reasoning_content", ""), end="")
+
+        quick = ChatPowerTokens(model="glm-5", thinking=False)  # no reasoning
+        ```
+
+        Reasoning is sent back with each assistant turn (interleaved thinking); set
+        ``send_reasoning=False`` to leave it out.
+
+    Token usage:
+        ```python
+        message = model.invoke(messages)
+        print(message.usage_metadata)
+        # {'input_tokens': 31, 'output_tokens': 72, 'total_tokens': 103,
+        #  'input_token_details': {'cache_read': 0}, 'output_token_details': {'reasoning': 24}}
+        print(message.response_metadata["finish_reason"], message.response_metadata["model_name"])
+        # stop glm-5
+        ```
+
+    Errors:
+        Errors are both ``powertokens`` errors and langchain-core's: e.g.
+        ``PowerTokensRateLimitError`` is a ``powertokens.RateLimitError`` and a
+        ``langchain_core.exceptions.ModelRateLimitError``. Invalid values (temperature 1.5,
+        a tool name with spaces) raise ``PowerTokensRequestValidationError`` (a
+        ``ValueError``) before anything is sent; a ``finish_reason`` of "sensitive" (the
+        content filter) shows as ``response_metadata["refusal"]`` and a ``refusal`` block.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
+
+    model: str = Field(default=DEFAULT_MODEL, alias="model_name")
+    """Model name: glm-5-turbo (default), glm-5, glm-4.7, glm-4.7-flash or glm-4.5-air
+    (any other name is passed through)."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
+    """API key; read from ``POWERTOKENS_API_KEY`` when not given. Only needed at call time."""
+    base_url: str | None = Field(default_factory=from_env(BASE_URL_ENV, default=None))
+    """Base URL of the API; ``POWERTOKENS_BASE_URL``, else ``https://api.powertokens.ai/v1``."""
+    temperature: float | None = None
+    """Sampling temperature in [0, 1]; the server's default when None."""
+    top_p: float | None = None
+    """Nucleus sampling threshold in [0.01, 1]; the server's default when None."""
+    max_tokens: int | None = None
+    """Most tokens to generate (at most 128000, 96000 for glm-4.5-air)."""
+    stop: list[str] | str | None = None
+    """Stop sequences: the first is sent to the server, all are enforced on the client."""
+    thinking: bool | dict[str, Any] | None = None
+    """Thinking mode: True / False or ``{"type": "enabled" | "disabled"}``. None leaves it
+    to the model (on for every model but glm-4.5-air, which decides per request)."""
+    timeout: float | httpx.Timeout | Timeout | None = None
+    """Seconds for every phase, an ``httpx.Timeout`` or a ``powertokens.Timeout``; None
+    keeps the core's defaults (long reads for thinking, a stream idle limit)."""
+    max_retries: int = 2
+    """Retries after the first attempt, for rate limits, overload and network errors."""
+    streaming: bool = False
+    """Stream internally on ``invoke`` (callbacks then get every token)."""
+    default_headers: dict[str, str] | None = None
+    """Headers sent on every request."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (proxies, TLS, mocks); not closed by this model."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """Your own ``httpx.AsyncClient``; not closed by this model."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Request fields beyond the documented ones, merged into every request body
+    (unknown constructor arguments land here, with a warning)."""
+    extra_body: dict[str, Any] | None = None
+    """Like ``model_kwargs``: extra request body fields, sent as given."""
+    send_reasoning: bool = True
+    """Send each assistant turn's reasoning back with it (interleaved thinking, which
+    Zhipu asks for with tools); False leaves it out."""
+    nudge_tool_choice: bool = True
+    """When ``tool_choice`` asks for a tool call (the API can only say "auto"), ask for it
+    in one sentence of the system prompt."""
+
+    _client: PowerTokens | None = PrivateAttr(default=None)
+    _async_client: AsyncPowerTokens | None = PrivateAttr(default=None)
+    _async_loop: Any = PrivateAttr(default=None)
+    _async_http: httpx.AsyncClient | None = PrivateAttr(default=None)
+
+    # -- construction ---------------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _powertokens_model_kwargs(cls, values: Any) -> Any:
+        """Unknown constructor arguments go to ``model_kwargs`` (with a warning)."""
+        if isinstance(values, dict):
+            return _build_model_kwargs(values, _field_names(cls))
+        return values
+
+    @model_validator(mode="after")
+    def _powertokens_check_limits(self) -> Self:
+        """Fail at construction, not at the first call, for a value the API rejects."""
+        check_limits(self)
+        return self
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return profile_for(self.model)
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}
+
+    @property
+    def _llm_type(self) -> str:
+        return "powertokens-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "thinking": self.thinking,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="powertokens",
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop if stop is not None else self.stop
+        if stops:
+            params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+        return params
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        try:
+            wire, params, stops = build_call(self, messages, stop, kwargs)
+            completion = self._sync_client().chat(wire, **params)
+        except PowerTokensError as exc:
+            raise to_langchain_error(exc) from exc.__cause__
+        return chat_result(completion, stops)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        try:
+            wire, params, stops = build_call(self, messages, stop, kwargs)
+            completion = await self._get_async_client().chat(wire, **params)
+        except PowerTokensError as exc:
+            raise to_langchain_error(exc) from exc.__cause__
+        return chat_result(completion, stops)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        try:
+            wire, params, stops = build_call(self, messages, stop, kwargs)
+            builder = ChunkBuilder(stops)
+            with self._sync_client().stream(wire, **params) as stream:
+                for delta in stream:
+                    chunk = builder.add(delta)
+                    if chunk is not None:
+                        if run_manager is not None:
+                            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
+                    if builder.stopped:
+                        break
+                completion = stream.completion
+        except PowerTokensError as exc:
+            raise to_langchain_error(exc) from exc.__cause__
+        last = builder.finish(completion)
+        if run_manager is not None:
+            run_manager.on_llm_new_token(last.text, chunk=last)
+        yield last
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            wire, params, stops = build_call(self, messages, stop, kwargs)
+            builder = ChunkBuilder(stops)
+            async with self._get_async_client().stream(wire, **params) as stream:
+                async for delta in stream:
+                    chunk = builder.add(delta)
+                    if chunk is not None:
+                        if run_manager is not None:
+                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
+                    if builder.stopped:
+                        break
+                completion = stream.completion
+        except PowerTokensError as exc:
+            raise to_langchain_error(exc) from exc.__cause__
+        last = builder.finish(completion)
+        if run_manager is not None:
+            await run_manager.on_llm_new_token(last.text, chunk=last)
+        yield last
+
+    # -- tools and structured output -------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, functions, pydantic models, TypedDicts, JSON or
+        OpenAI schemas). The API only has ``tool_choice="auto"``: "any", "required",
+        ``True`` or a tool name are sent as "auto" (with a one-time warning, and a request
+        for the call in the system prompt); "none" sends no tools. ``strict`` and
+        ``parallel_tool_calls`` are accepted and not sent (the API has neither)."""
+        formatted = [format_tool(tool) for tool in tools]
+        try:
+            check_tools(formatted, self.model)
+        except PowerTokensError as exc:
+            raise to_langchain_error(exc) from None
+        if tool_choice is not None:
+            if resolve_tool_choice(tool_choice).downgraded:
+                warn_tool_choice_downgraded(tool_choice, hinted=self.nudge_tool_choice)
+            kwargs["tool_choice"] = tool_choice
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """Answers parsed into ``schema`` (pydantic class, TypedDict or JSON schema).
+
+        Built on tool calling with the "auto" constraint (the model is asked to call the
+        schema's tool); when it answers in text, the JSON object in the text is used, else
+        an ``OutputParserException`` is raised. Every ``method`` and ``strict`` value is
+        accepted. ``include_raw=True`` returns ``{"raw", "parsed", "parsing_error"}``.
+        """
+        return structured_output(
+            self, schema, method=method, include_raw=include_raw, strict=strict, kwargs=kwargs
+        )
