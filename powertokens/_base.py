@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,16 @@ log = logging.getLogger("powertokens")
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
+_ssl_context: ssl.SSLContext | None = None
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client we create: loading the CA bundle costs ~60 ms."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
+
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
@@ -63,12 +74,11 @@ class BaseClient:
         timeout: Timeout | httpx.Timeout | float | None,
         max_retries: int,
         default_headers: Mapping[str, str] | None,
-        injected_timeout: httpx.Timeout | None,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
-        if timeout is None and injected_timeout is not None:
-            timeout = injected_timeout  # an injected client's own timeouts are kept
+        # Our timeouts apply to injected clients too: httpx's own 5 s default would
+        # cut off a model that thinks for minutes.
         self.timeout = Timeout.coerce(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.default_headers = dict(default_headers or {})

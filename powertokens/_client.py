@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from typing_extensions import Self, Unpack
 
-from ._base import DEFAULT_LIMITS, BaseClient, Prepared
+from ._base import DEFAULT_LIMITS, BaseClient, Prepared, shared_ssl_context
 from ._config import Timeout
 from ._exceptions import APIError, APIStatusError, StreamInterruptedError
 from ._models import ChatCompletion, ChatCompletionRequest
@@ -95,10 +95,9 @@ class PowerTokens(BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            injected_timeout=http_client.timeout if http_client is not None else None,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.Client(limits=DEFAULT_LIMITS, verify=shared_ssl_context())
         slots = _check_slots(max_concurrent_requests)
         self._limit: AbstractContextManager[Any] = (
             threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
@@ -225,6 +224,8 @@ class Stream:
         self._client = client
         self._prepared = prepared
         self.completion: ChatCompletion | None = None
+        self.request_id: str | None = None
+        """The ``X-Oneapi-Request-Id`` of the answering attempt, once its headers arrived."""
         self._iterator = self._run()
 
     def __iter__(self) -> Iterator[StreamDelta]:
@@ -279,10 +280,11 @@ class Stream:
         try:
             response = client._open(self._prepared)
         except _NotAStream as whole:
+            self.request_id = whole.completion.request_id
             yield from _whole_as_deltas(acc, whole.completion)
             self.completion = acc.result()
             return
-        acc.request_id = client._request_id(response.headers)
+        acc.request_id = self.request_id = client._request_id(response.headers)
         decoder = SSEDecoder()
         try:
             for raw in response.iter_bytes():
@@ -325,10 +327,11 @@ class AsyncPowerTokens(BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            injected_timeout=http_client.timeout if http_client is not None else None,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.AsyncClient(
+            limits=DEFAULT_LIMITS, verify=shared_ssl_context()
+        )
         slots = _check_slots(max_concurrent_requests)
         self._limit: AbstractAsyncContextManager[Any] = (
             asyncio.Semaphore(slots) if slots else contextlib.nullcontext()
@@ -429,6 +432,8 @@ class AsyncStream:
         self._client = client
         self._prepared = prepared
         self.completion: ChatCompletion | None = None
+        self.request_id: str | None = None
+        """The ``X-Oneapi-Request-Id`` of the answering attempt, once its headers arrived."""
         self._iterator = self._run()
 
     def __aiter__(self) -> AsyncIterator[StreamDelta]:
@@ -484,11 +489,12 @@ class AsyncStream:
         try:
             response = await client._open(self._prepared)
         except _NotAStream as whole:
+            self.request_id = whole.completion.request_id
             for delta in _whole_as_deltas(acc, whole.completion):
                 yield delta
             self.completion = acc.result()
             return
-        acc.request_id = client._request_id(response.headers)
+        acc.request_id = self.request_id = client._request_id(response.headers)
         decoder = SSEDecoder()
         try:
             async for raw in response.aiter_bytes():

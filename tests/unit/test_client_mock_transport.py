@@ -195,3 +195,23 @@ def test_done_without_finish_is_an_error_not_a_short_answer() -> None:
         list(stream)
     assert err.value.partial_text == "Hel"
     assert len(script.requests) == 1
+
+
+def test_our_timeouts_apply_to_an_injected_client() -> None:
+    # httpx's own default (5 s) would cut off a model that thinks for minutes.
+    script = Script((200, JSON, json.dumps(COMPLETION).encode()), (200, EVENTS, STREAM))
+    client = make_sync(script)
+    client.chat(MESSAGES)
+    with client.stream(MESSAGES) as stream:
+        list(stream)
+    whole, streamed = (r.extensions["timeout"] for r in script.requests)
+    assert whole["read"] == 600.0
+    assert streamed["read"] == 120.0  # the stream-idle gap
+    assert whole["connect"] == streamed["connect"] == 10.0
+
+
+def test_the_stream_knows_its_request_id() -> None:
+    script = Script((200, EVENTS, STREAM))
+    with make_sync(script).stream(MESSAGES) as stream:
+        next(iter(stream))
+        assert stream.request_id == "rid-2"
