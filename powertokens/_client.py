@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
@@ -56,6 +57,10 @@ def _after_delivery(error: APIError, acc: StreamAccumulator) -> APIError:
     if isinstance(error, StreamInterruptedError):
         return error
     return acc.interrupted(f"the stream broke after output was delivered: {error}", error)
+
+
+def _new_async_pool() -> httpx.AsyncClient:
+    return httpx.AsyncClient(limits=DEFAULT_LIMITS, verify=shared_ssl_context())
 
 
 def _check_slots(value: int | None) -> int | None:
@@ -329,13 +334,31 @@ class AsyncPowerTokens(BaseClient):
             default_headers=default_headers,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            limits=DEFAULT_LIMITS, verify=shared_ssl_context()
-        )
-        slots = _check_slots(max_concurrent_requests)
+        self._http = http_client or _new_async_pool()
+        self._slots = _check_slots(max_concurrent_requests)
         self._limit: AbstractAsyncContextManager[Any] = (
-            asyncio.Semaphore(slots) if slots else contextlib.nullcontext()
+            asyncio.Semaphore(self._slots) if self._slots else contextlib.nullcontext()
         )
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def _bind(self) -> None:
+        """Follow the running event loop.
+
+        An ``httpx.AsyncClient``'s connections and an ``asyncio.Semaphore`` belong to
+        the loop that first used them; ``asyncio.run`` twice, or a test runner's loop
+        per test, would break them. So a client used from a new loop gets a fresh pool
+        (if it owns its pool; an injected client is the caller's to manage) and a
+        fresh concurrency limit.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and self._loop() is loop:
+            return
+        if self._loop is not None:
+            if self._owns_http:
+                self._http = _new_async_pool()
+            if self._slots:
+                self._limit = asyncio.Semaphore(self._slots)
+        self._loop = weakref.ref(loop)
 
     async def chat(
         self,
@@ -349,6 +372,7 @@ class AsyncPowerTokens(BaseClient):
         prepared = self._prepare(
             messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
         )
+        self._bind()
         retries = 0
         while True:
             try:
@@ -467,6 +491,7 @@ class AsyncStream:
 
     async def _run(self) -> AsyncGenerator[StreamDelta, None]:
         client, prepared = self._client, self._prepared
+        client._bind()
         retries = 0
         while True:
             acc = StreamAccumulator()

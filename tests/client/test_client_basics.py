@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -242,3 +243,16 @@ def _body(entry: Any) -> dict[str, Any]:
 
 def _headers(entry: Any) -> dict[str, str]:
     return dict(entry["headers"] if isinstance(entry, dict) else entry.headers)
+
+
+def test_one_async_client_across_two_event_loops(emu: Emulator) -> None:
+    client = AsyncPowerTokens(api_key=KEY, base_url=emu.url, max_concurrent_requests=1)
+
+    async def ask() -> str:
+        async with client.stream(SEED_MESSAGES) as stream:
+            return (await stream.final_completion()).content
+
+    first = asyncio.run(ask())
+    second = asyncio.run(ask())  # the first loop's pool is dead; a fresh one is used
+    assert first == second != ""
+    assert emu.request_count == 2
