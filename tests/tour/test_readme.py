@@ -1,0 +1,169 @@
+"""The README stays true: its commands match CI, its examples run, its tables are complete.
+
+Every ``python`` block runs as written against an emulator (``POWERTOKENS_BASE_URL`` points
+at it); a block that defines ``test_*`` functions is run by pytest in a subprocess.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+
+import langchain_powertokens
+import powertokens
+from langchain_powertokens import ChatPowerTokens
+from llama_index_powertokens import PowerTokens as LlamaIndexPowerTokens
+from powertokens.emulator import Emulator
+
+from . import test_comparison
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PowerTokens accepts only tool_choice"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20"),
+]
+
+
+def section(title: str) -> str:
+    """The text of the ``## title`` section."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end >= 0 else None]
+
+
+def _python_blocks() -> list[tuple[str, str]]:
+    blocks: list[tuple[str, str]] = []
+    heading = ""
+    for match in re.finditer(r"^## ([^\n]+)$|" + BLOCK.pattern, README, re.DOTALL | re.MULTILINE):
+        if match.group(1):
+            heading = match.group(1)
+        elif match.group(2) == "python":
+            count = sum(1 for h, _ in blocks if h.startswith(heading))
+            blocks.append((f"{heading} #{count + 1}", match.group(3)))
+    return blocks
+
+
+PYTHON_BLOCKS = _python_blocks()
+
+
+def test_the_two_commands_are_the_ones_ci_runs() -> None:
+    bash = BLOCK.search(section("Two commands"))
+    assert bash is not None
+    assert bash.group(1) == "bash"
+    commands = [line for line in bash.group(2).splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    setup = 'python3 -m venv .venv && .venv/bin/pip install -q -e ".[all'
+    assert commands[0] == f'{setup}]" && .venv/bin/python demo.py'
+    assert commands[1] == f'{setup},dev]" && .venv/bin/python -m pytest'
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert commands[1] in ci
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+def test_there_are_examples_for_each_quickstart() -> None:
+    headings = {name.split(" #")[0] for name, _ in PYTHON_BLOCKS}
+    assert {
+        "Quickstart: the core client",
+        "Quickstart: LangChain",
+        "Quickstart: LlamaIndex",
+        "The emulator",
+    } <= headings
+
+
+@pytest.mark.parametrize(("name", "source"), PYTHON_BLOCKS, ids=[n for n, _ in PYTHON_BLOCKS])
+def test_python_example_runs_as_written(
+    name: str, source: str, service: Emulator, tmp_path: Path
+) -> None:
+    # A fresh interpreter per example, as a user pasting it into a file would run it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOKENS_")}
+    env.update(POWERTOKENS_API_KEY="pt-readme-key", POWERTOKENS_BASE_URL=service.url)
+    if "\ndef test_" in source:
+        (tmp_path / "test_readme_example.py").write_text(source, encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."]
+    else:
+        (tmp_path / "example.py").write_text(source, encoding="utf-8")
+        command = [sys.executable, "example.py"]
+    service.reset()
+    done = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name}:\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    if "Emulator()" not in source:
+        assert service.request_count > 0  # it really talked to the service
+
+
+# --- the tables are complete --------------------------------------------------------------
+
+
+def _own_fields(cls: type, base: type) -> set[str]:
+    return set(cls.model_fields) - set(base.model_fields)  # type: ignore[attr-defined]
+
+
+def test_the_configuration_table_names_every_setting() -> None:
+    table = section("Configuration")
+    core = {
+        p for p in inspect.signature(powertokens.PowerTokens.__init__).parameters if p != "self"
+    }
+    core |= set(inspect.signature(powertokens.AsyncPowerTokens.__init__).parameters) - {"self"}
+    core |= set(powertokens.ChatParams.__annotations__) | {"extra_headers", "timeout"}
+    langchain = _own_fields(ChatPowerTokens, BaseChatModel)
+    llama = _own_fields(LlamaIndexPowerTokens, FunctionCallingLLM)
+    llama |= set(inspect.signature(LlamaIndexPowerTokens.__init__).parameters) - {
+        "self",
+        "kwargs",
+    }
+    missing = sorted(name for name in core | langchain | llama if f"`{name}`" not in table)
+    assert not missing, f"add to the configuration table: {missing}"
+
+
+def test_the_error_table_names_every_error() -> None:
+    table = section("Errors")
+    core = [
+        name
+        for name in powertokens.__all__
+        if isinstance(getattr(powertokens, name), type)
+        and issubclass(getattr(powertokens, name), powertokens.PowerTokensError)
+        and name not in ("PowerTokensError", "APIError", "APIStatusError")
+    ]
+    dual = [n for n in langchain_powertokens.__all__ if n.endswith("Error")]
+    dual = [n for n in dual if n not in ("PowerTokensAPIError", "PowerTokensAPIStatusError")]
+    missing = [name for name in core + dual if f"`{name}`" not in table]
+    assert not missing, f"add to the error table: {missing}"
+
+
+def test_the_comparison_table_cites_every_comparison_test_and_only_those() -> None:
+    table = section("Compared with the alternatives").splitlines()
+    rows = "\n".join(line for line in table if line.startswith("|"))
+    cited = set(re.findall(r"`(test_\w+)`", rows))
+    defined = {
+        node.name
+        for node in ast.parse(inspect.getsource(test_comparison)).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+    assert cited == defined
