@@ -30,7 +30,15 @@ if TYPE_CHECKING:
 __all__ = ["ClientCache"]
 
 _SYNC_FIELDS = frozenset(
-    {"api_key", "base_url", "timeout", "max_retries", "default_headers", "http_client"}
+    {
+        "api_key",
+        "base_url",
+        "timeout",
+        "max_retries",
+        "max_concurrent_requests",
+        "default_headers",
+        "http_client",
+    }
 )
 _ASYNC_FIELDS = (_SYNC_FIELDS - {"http_client"}) | {"http_async_client"}
 PRIVATE = ("_client", "_async_client", "_async_loop", "_async_http")
@@ -69,6 +77,7 @@ class ClientCache:
         base_url: str | None
         timeout: float | httpx.Timeout | Timeout | None
         max_retries: int
+        max_concurrent_requests: int | None
         default_headers: dict[str, str] | None
         http_client: httpx.Client | None
         http_async_client: httpx.AsyncClient | None
@@ -87,6 +96,7 @@ class ClientCache:
             "base_url": self.base_url,
             "timeout": timeout,
             "max_retries": self.max_retries,
+            "max_concurrent_requests": self.max_concurrent_requests,
             "default_headers": self.default_headers,
         }
 

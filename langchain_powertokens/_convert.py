@@ -39,6 +39,7 @@ _ROLES = {
     "developer": "system",
     "tool": "tool",
 }
+_TEXT_TYPES = frozenset({"text", "text-plain"})
 _IMAGE_TYPES = frozenset({"image", "image_url", "input_image"})
 # Blocks that describe the assistant's own output; on input they are carried by
 # ``tool_calls`` / ``reasoning_content`` instead of content parts.
@@ -75,7 +76,7 @@ def message_to_wire(
             wire["name"] = message.name  # dropped by the gateway, kept by direct endpoints
         return wire
     if isinstance(message, AIMessage):
-        return _assistant(message, send_reasoning)
+        return _assistant(message, send_reasoning, where)
     if isinstance(message, SystemMessage):
         return {"role": "system", "content": _text_only(message.content, where)}
     if isinstance(message, ToolMessage):
@@ -91,7 +92,7 @@ def message_to_wire(
                 f"{where}.role", "must be user, assistant, system or tool", message.role
             )
         if role == "assistant":
-            return _assistant(AIMessage(content=message.content), send_reasoning)
+            return _assistant(AIMessage(content=message.content), send_reasoning, where)
         return {"role": role, "content": _parts(message.content, where)}
     raise RequestValidationError(
         where,
@@ -100,25 +101,31 @@ def message_to_wire(
     )
 
 
-def _assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
+def _assistant(message: AIMessage, send_reasoning: bool, where: str) -> dict[str, Any]:
     content = message.content
     reasoning = message.additional_kwargs.get("reasoning_content") if send_reasoning else None
+    if not isinstance(reasoning, str):
+        reasoning = None  # absent, or not text: the reasoning blocks (if any) stand in
     if isinstance(content, str):
         text = content
     else:
         texts: list[str] = []
         thoughts: list[str] = []
-        for block in content:
+        for j, block in enumerate(content):
             if isinstance(block, str):
                 texts.append(block)
                 continue
             kind = block.get("type")
-            if kind == "text":
-                texts.append(block.get("text") or "")
+            if kind is not None and not isinstance(kind, str):
+                raise RequestValidationError(f"{where}.content[{j}].type", "must be a string", kind)
+            if kind in _TEXT_TYPES:
+                texts.append(_block_text(block, "text", f"{where}.content[{j}]"))
             elif kind == "reasoning":
-                thoughts.append(block.get("reasoning") or "")
+                thoughts.append(_block_text(block, "reasoning", f"{where}.content[{j}]"))
             elif kind == "thinking":  # Anthropic's form
-                thoughts.append(block.get("thinking") or "")
+                thoughts.append(_block_text(block, "thinking", f"{where}.content[{j}]"))
+            # Anything else (images, tool_use ...) is the assistant's own output, which
+            # the wire carries as tool_calls or not at all.
         text = "".join(texts)
         if send_reasoning and not reasoning and thoughts:
             reasoning = "".join(thoughts)
@@ -129,10 +136,10 @@ def _assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
             "type": "function",
             "function": {
                 "name": call["name"],
-                "arguments": json.dumps(call["args"], ensure_ascii=False),
+                "arguments": _arguments(call["args"], f"{where}.tool_calls[{k}].args"),
             },
         }
-        for call in message.tool_calls
+        for k, call in enumerate(message.tool_calls)
     ]
     # A glitched call stays in history as the model wrote it, so its tool result still
     # has a call to answer.
@@ -146,7 +153,7 @@ def _assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
     )
     if calls:
         wire["tool_calls"] = calls
-    if reasoning and isinstance(reasoning, str):
+    if reasoning:
         wire["reasoning_content"] = reasoning
     return wire
 
@@ -162,17 +169,21 @@ def _parts(content: str | list[Any], where: str, *, tool: bool = False) -> str |
             parts.append({"type": "text", "text": block})
             continue
         kind = block.get("type")
-        if kind in ("text", "text-plain") and isinstance(block.get("text"), str):
-            parts.append({"type": "text", "text": block["text"]})
+        at = f"{where}.content[{j}]"
+        if kind is not None and not isinstance(kind, str):
+            raise RequestValidationError(f"{at}.type", "must be a string", kind)
+        if kind in _TEXT_TYPES:
+            parts.append({"type": "text", "text": _block_text(block, "text", at)})
         elif kind in _IMAGE_TYPES:
-            url = _image_url(block, f"{where}.content[{j}]")
+            url = _image_url(block, at)
             parts.append({"type": "image_url", "image_url": {"url": url}})
             has_image = True
         elif kind in _OUTPUT_ONLY_TYPES or kind in ("reasoning", "thinking"):
             continue
         elif tool and kind is None:
-            # Tool results are often plain JSON-able dicts.
-            parts.append({"type": "text", "text": json.dumps(block, ensure_ascii=False)})
+            # Tool results are often plain dicts; what JSON cannot hold is shown as text.
+            text = json.dumps(block, ensure_ascii=False, default=str)
+            parts.append({"type": "text", "text": text})
         else:
             raise RequestValidationError(
                 f"{where}.content[{j}].type",
@@ -182,6 +193,22 @@ def _parts(content: str | list[Any], where: str, *, tool: bool = False) -> str |
     if has_image:
         return parts
     return "\n".join(part["text"] for part in parts)
+
+
+def _block_text(block: Mapping[str, Any], key: str, where: str) -> str:
+    value = block.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RequestValidationError(f"{where}.{key}", "must be a string", value)
+    return value
+
+
+def _arguments(args: Any, where: str) -> str:
+    try:
+        return json.dumps(args, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise RequestValidationError(where, f"must be JSON-serializable ({exc})", args) from exc
 
 
 def _text_only(content: str | list[Any], where: str) -> str:
@@ -211,6 +238,10 @@ def _image_url(block: Mapping[str, Any], where: str) -> str:
         else:
             url = source.get("url")
     if data:
+        if not isinstance(data, str) or not (mime is None or isinstance(mime, str)):
+            raise RequestValidationError(
+                where, "base64 image data and its mime type must be strings", type(data).__name__
+            )
         url = f"data:{mime or _sniff_mime(data)};base64,{data}"
     if not isinstance(url, str) or not url:
         raise RequestValidationError(

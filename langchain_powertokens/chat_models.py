@@ -68,6 +68,7 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
             # thinking=False,            # True / False / {"type": "enabled"}
             # stop=["Observation:"],     # several allowed: all are enforced
             # timeout=60, max_retries=2,
+            # max_concurrent_requests=5,  # queue a burst instead of drawing 429s
             # api_key="...", base_url="...",
         )
         ```
@@ -200,6 +201,12 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     keeps the core's defaults (long reads for thinking, a stream idle limit)."""
     max_retries: int = 2
     """Retries after the first attempt, for rate limits, overload and network errors."""
+    max_concurrent_requests: int | None = Field(default=None, ge=1)
+    """Most requests in flight at once through this model (a stream counts until it
+    ends); further calls wait for a free slot instead of drawing 429 ``1302`` from a plan
+    that allows only a few concurrent requests. Shared by every call of this instance
+    (its ``bind_tools``/``with_structured_output`` runnables and ``batch`` included; async
+    calls share it per event loop). None (the default): no limit."""
     streaming: bool = False
     """Stream internally on ``invoke`` (callbacks then get every token)."""
     default_headers: dict[str, str] | None = None
@@ -382,10 +389,11 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         formatted = [format_tool(tool) for tool in tools]
         try:
             check_tools(formatted, self.model)
+            downgraded = tool_choice is not None and resolve_tool_choice(tool_choice).downgraded
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from None
         if tool_choice is not None:
-            if resolve_tool_choice(tool_choice).downgraded:
+            if downgraded:
                 warn_tool_choice_downgraded(tool_choice, hinted=self.nudge_tool_choice)
             kwargs["tool_choice"] = tool_choice
         return super().bind(tools=formatted, **kwargs)

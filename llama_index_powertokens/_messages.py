@@ -11,7 +11,10 @@ import base64
 import json
 from collections.abc import Sequence
 from io import IOBase
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from llama_index.core.base.llms.types import (
     CachePoint,
@@ -104,7 +107,12 @@ def _message(message: ChatMessage, index: int, send_reasoning: bool) -> dict[str
     extra = message.additional_kwargs
     if role == "assistant":
         if not calls and extra.get("tool_calls"):
-            calls = [_legacy_tool_call(c, k) for k, c in enumerate(extra["tool_calls"])]
+            legacy = extra["tool_calls"]
+            if not isinstance(legacy, (list, tuple)):
+                raise RequestValidationError(
+                    "additional_kwargs.tool_calls", "must be a list", legacy
+                )
+            calls = [_legacy_tool_call(c, k) for k, c in enumerate(legacy)]
         if calls:
             wire["tool_calls"] = calls
         if send_reasoning:
@@ -122,7 +130,12 @@ def _message(message: ChatMessage, index: int, send_reasoning: bool) -> dict[str
 def wire_tool_call(call_id: str | None, name: str, arguments: Any, position: int) -> dict[str, Any]:
     """One assistant ``tool_calls`` entry; ``arguments`` as the JSON string the wire wants."""
     if not isinstance(arguments, str):
-        arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+        try:
+            arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise RequestValidationError(
+                "tool_calls.arguments", f"must be JSON-serializable ({exc})", arguments
+            ) from exc
     return {
         "id": call_id or f"call_{position}",
         "type": "function",
@@ -141,6 +154,10 @@ def _legacy_tool_call(call: Any, position: int) -> dict[str, Any]:
             call,
         )
     function = call.get("function") or {}
+    if not isinstance(function, dict):
+        raise RequestValidationError(
+            "additional_kwargs.tool_calls", "function must be {name, arguments}", function
+        )
     return wire_tool_call(
         call.get("id"), function.get("name") or "", function.get("arguments"), position
     )
@@ -171,8 +188,15 @@ def image_url(block: ImageBlock) -> str:
         raw = base64.b64decode(data)
     elif block.path is not None:
         raw = block.path.read_bytes()
-    elif block.url is not None:  # e.g. file:// — resolve locally through LlamaIndex
-        raw = block.resolve_image().read()
+    elif block.url is not None:
+        url = str(block.url)
+        if not url.startswith("file:"):
+            # ftp://, s3:// ...: passed on, so validation names the field and the rule.
+            return url
+        try:  # a local file (LlamaIndex's resolver would hand file:// to requests)
+            raw = Path(url2pathname(urlsplit(url).path)).read_bytes()
+        except OSError as exc:
+            raise RequestValidationError("image.url", f"cannot read the file ({exc})", url) from exc
     else:
         raise RequestValidationError("image", "an ImageBlock needs url, path or image bytes", None)
     if not mime:

@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PowerTokens"]
 
-_TRANSPORT_FIELDS = frozenset({"api_key", "base_url", "timeout", "max_retries", "default_headers"})
+_TRANSPORT_FIELDS = frozenset(
+    {"api_key", "base_url", "timeout", "max_retries", "max_concurrent_requests", "default_headers"}
+)
 _CACHED_FROM = frozenset(
     {
         "model",
@@ -144,6 +146,13 @@ class PowerTokens(FunctionCallingLLM):
     )
     max_retries: int = Field(
         default=2, ge=0, description="Retries of rate limits, overloads and network errors."
+    )
+    max_concurrent_requests: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most requests in flight at once through this LLM (a stream counts "
+        "until it ends); more calls wait for a slot instead of drawing 429 1302s. Shared by "
+        "every call of this instance (async calls: per event loop). None: no limit.",
     )
     context_window: int | None = Field(
         default=None,
@@ -257,6 +266,7 @@ class PowerTokens(FunctionCallingLLM):
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                max_concurrent_requests=self.max_concurrent_requests,
                 default_headers=self.default_headers,
                 http_client=self._http_client,
             )
@@ -275,6 +285,7 @@ class PowerTokens(FunctionCallingLLM):
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                max_concurrent_requests=self.max_concurrent_requests,
                 default_headers=self.default_headers,
                 http_client=self._async_http_client,
             )

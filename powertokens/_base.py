@@ -9,7 +9,7 @@ import json
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -30,6 +30,7 @@ from ._exceptions import (
     RequestValidationError,
     make_status_error,
 )
+from ._json import loads
 from ._models import ChatCompletion, ChatCompletionRequest
 from ._request import MessageLike, build_body, encode_body
 from ._retry import RetryPolicy
@@ -57,7 +58,7 @@ class Prepared:
 
     url: str
     content: bytes
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # the API key: never in a repr (locals)
     timeout: httpx.Timeout
     model: str
     stream: bool
@@ -159,7 +160,7 @@ class BaseClient:
             raise self._status_error(response, content)
         request_id = self._request_id(response.headers)
         try:
-            data = json.loads(content)
+            data = loads(content)
         except ValueError as exc:
             raise APIStatusError(
                 f"the service answered {response.status_code} with a body that is not JSON",

@@ -149,13 +149,17 @@ class PowerTokens(BaseClient):
         return Stream(self, prepared)
 
     def _send(self, prepared: Prepared) -> ChatCompletion:
+        # build_request + send, not post(): post's frame would hold the headers dict (the
+        # key) as a local, shown by tracebacks that print locals (--showlocals, Sentry).
+        request = self._http.build_request(
+            "POST",
+            prepared.url,
+            content=prepared.content,
+            headers=prepared.headers,
+            timeout=prepared.timeout,
+        )
         try:
-            response = self._http.post(
-                prepared.url,
-                content=prepared.content,
-                headers=prepared.headers,
-                timeout=prepared.timeout,
-            )
+            response = self._http.send(request)
         except httpx.TransportError as exc:
             raise self._transport_error(exc) from exc
         return self._completion(response, response.content)
@@ -401,13 +405,15 @@ class AsyncPowerTokens(BaseClient):
         return AsyncStream(self, prepared)
 
     async def _send(self, prepared: Prepared) -> ChatCompletion:
+        request = self._http.build_request(  # not post(): see PowerTokens._send
+            "POST",
+            prepared.url,
+            content=prepared.content,
+            headers=prepared.headers,
+            timeout=prepared.timeout,
+        )
         try:
-            response = await self._http.post(
-                prepared.url,
-                content=prepared.content,
-                headers=prepared.headers,
-                timeout=prepared.timeout,
-            )
+            response = await self._http.send(request)
         except httpx.TransportError as exc:
             raise self._transport_error(exc) from exc
         return self._completion(response, response.content)

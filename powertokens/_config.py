@@ -91,9 +91,11 @@ def is_loopback(url: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # [::ffff:127.0.0.1] is loopback too
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 _warned_plain_http: set[str] = set()

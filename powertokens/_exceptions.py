@@ -59,6 +59,17 @@ class PowerTokensError(Exception):
     is_retryable: bool = False
     """Whether sending the same request again may succeed."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from args and state, not through __init__ (whose arguments differ per
+        # class): so errors survive pickling (process pools, multiprocessing) and copy.
+        return (_rebuild_error, (type(self), self.args), dict(self.__dict__))
+
+
+def _rebuild_error(cls: type[PowerTokensError], args: tuple[Any, ...]) -> PowerTokensError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class RequestValidationError(PowerTokensError, ValueError):
     """A request broke a documented limit; raised before anything was sent.

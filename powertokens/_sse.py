@@ -32,6 +32,9 @@ class ServerSentEvent(NamedTuple):
     retry: int | None = None
 
 
+_event = ServerSentEvent._make  # no keyword handling: the per-event constructor
+
+
 class SSEDecoder:
     """Feed it the bytes of a response as they arrive; it returns complete events.
 
@@ -58,6 +61,21 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
+        if (
+            chunk[-2:] == b"\n\n"
+            and chunk.startswith(b"data: ")
+            and chunk.find(b"\n") == len(chunk) - 2
+            and not self._pending
+            and self._data is None
+            and not self._event
+            and self._retry is None
+            and b"\r" not in chunk
+        ):
+            # The commonest read of all: exactly one single-line event (servers flush
+            # after each one). One event, none of the line splitting below.
+            return [
+                _event((chunk[6:-2].decode("utf-8", errors="replace"), "message", self._id, None))
+            ]
         if b"\r" in chunk:
             # A CR at the very end may be the first half of a CRLF.
             self._skip_lf = chunk[-1:] == b"\r"
@@ -69,6 +87,12 @@ class SSEDecoder:
         events: list[ServerSentEvent] = []
         for line in lines:
             if not line:
+                data = self._data
+                if data is not None and len(data) == 1 and not self._event and self._retry is None:
+                    # the common case, inlined: one data line, no event/retry field
+                    self._data = None
+                    events.append(_event((data[0], "message", self._id, None)))
+                    continue
                 event = self._dispatch()
                 if event is not None:
                     events.append(event)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._exceptions import StreamInterruptedError, make_status_error
+from ._json import loads
 from ._models import ChatCompletion, Usage
 
 __all__ = ["StreamAccumulator", "StreamDelta", "ToolCallDelta"]
@@ -122,7 +123,7 @@ class StreamAccumulator:
             self.done = True
             return None
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError as exc:
             raise self.interrupted(f"malformed stream event: {data[:80]!r}", exc) from exc
         if not isinstance(chunk, dict):

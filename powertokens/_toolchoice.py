@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._exceptions import RequestValidationError
+
 __all__ = ["ToolChoice", "resolve_tool_choice"]
 
 
@@ -43,7 +45,8 @@ def resolve_tool_choice(choice: Any) -> ToolChoice:
             downgraded=True,
             forced_name=name if isinstance(name, str) else None,
         )
-    raise ValueError(
-        f"tool_choice: must be 'auto', 'none', 'any', 'required', a bool, a tool name "
-        f"or a function dict (got {choice!r})"
+    raise RequestValidationError(
+        "tool_choice",
+        "must be 'auto', 'none', 'any', 'required', a bool, a tool name or a function dict",
+        choice,
     )

@@ -1,0 +1,69 @@
+"""Reliability suite: one session emulator on loopback (reset per test), a sentinel key,
+and a sleep recorder so retries are counted and their delays checked without waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import powertokens._client as client_module
+from powertokens.emulator import Emulator
+
+from .stacks import KEY
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(api_keys={KEY}) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator: Emulator) -> Emulator:
+    emulator.reset()
+    return emulator
+
+
+class _Module:
+    """A module with some attributes replaced (everything else read through)."""
+
+    def __init__(self, module: Any, **replaced: Any) -> None:
+        self._module = module
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+class Sleeps:
+    """The retry delays the core clients chose, recorded instead of slept."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    @property
+    def total(self) -> float:
+        return sum(self.delays)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
+    """Patch the clients' ``time.sleep`` / ``asyncio.sleep`` (only in ``powertokens._client``,
+    the one place that waits between attempts): delays are recorded, not waited."""
+    recorder = Sleeps()
+    real_sleep = asyncio.sleep
+
+    def fake_sleep(seconds: float) -> None:
+        recorder.delays.append(seconds)
+
+    async def fake_async_sleep(seconds: float, *args: Any) -> None:
+        recorder.delays.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(client_module, "time", _Module(time, sleep=fake_sleep))
+    monkeypatch.setattr(client_module, "asyncio", _Module(asyncio, sleep=fake_async_sleep))
+    return recorder
