@@ -63,7 +63,8 @@ IMAGE = "ftp://example.com/cat.png"
 @dataclass(frozen=True)
 class Limit:
     id: str
-    field: str
+    where: str
+    """The field the error must name."""
     rule: str
     """Part of the error's ``limit`` text."""
     shown: str
@@ -348,10 +349,10 @@ async def test_a_broken_limit_is_refused_before_sending(
         await _call(call, target, limit)
     error = info.value
     assert emu.request_count == 0  # nothing was sent
-    assert error.field == limit.field
+    assert error.field == limit.where
     assert limit.rule in error.limit
     message = str(error)
-    assert message.startswith(f"{limit.field}: ")  # "field: rule (got value)"
+    assert message.startswith(f"{limit.where}: ")  # "field: rule (got value)"
     assert limit.shown in message
     assert isinstance(error, ValueError)
     if stack == "langchain":
@@ -362,7 +363,7 @@ async def test_a_broken_limit_is_refused_before_sending(
 def test_every_documented_limit_is_in_the_table() -> None:
     from powertokens._validation import MAX_TOOLS
 
-    fields = {limit.field.split("[")[0].split(".")[0] for limit in LIMITS}
+    fields = {limit.where.split("[")[0].split(".")[0] for limit in LIMITS}
     assert fields >= {"temperature", "top_p", "max_tokens", "thinking", "stop", "tools"}
     assert fields >= {"model", "tool_choice", "messages"}
     assert MAX_TOOLS == 128

@@ -302,7 +302,8 @@ async def test_memory_is_flat_from_one_round_to_the_next(limited: Emulator) -> N
         f"\ncore, round 1 -> round 2: Python blocks {blocks_1} -> {blocks_2}, "
         f"RSS {rss_1 / mib:.1f} -> {rss_2 / mib:.1f} MiB"
     )
-    assert blocks_2 - blocks_1 < 10 * STREAMS // 2  # noise is a few thousand, a leak 1 per stream+
+    # A finished stream kept alive holds ~90 blocks; the noise of a round is a few thousand.
+    assert blocks_2 - blocks_1 < 10 * STREAMS
     assert rss_2 - rss_1 < 4 * mib
 
 

@@ -274,3 +274,11 @@ def test_any_finish_reason_completes_and_stays_opaque(reason: str) -> None:
     acc = StreamAccumulator()
     acc.add_chunk(chunk({"content": "part"}, reason))
     assert acc.result().finish_reason == reason
+
+
+def test_json_the_fast_parser_refuses_still_decodes_like_json_loads() -> None:
+    # pydantic_core refuses a lone surrogate escape; the json fallback keeps it decodable.
+    acc = StreamAccumulator()
+    delta = acc.add_data('{"choices":[{"index":0,"delta":{"content":"a\\ud800"}}]}')
+    assert delta is not None
+    assert delta.content == "a\ud800"
