@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +168,6 @@ class PowerTokens(FunctionCallingLLM):
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
     _client: SyncPowerTokens | None = PrivateAttr(default=None)
     _aclient: AsyncPowerTokens | None = PrivateAttr(default=None)
-    _aclient_loop: Any = PrivateAttr(default=None)
     _defaults: Defaults | None = PrivateAttr(default=None)
     _metadata: LLMMetadata | None = PrivateAttr(default=None)
     _payload: dict[str, Any] | None = PrivateAttr(default=None)
@@ -258,38 +255,32 @@ class PowerTokens(FunctionCallingLLM):
             cached = self._payload = {"class_name": self.class_name(), **self.metadata.model_dump()}
         return dict(cached)
 
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "api_key": self._key(),
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "max_concurrent_requests": self.max_concurrent_requests,
+            "default_headers": self.default_headers,
+        }
+
     def _sync_client(self) -> SyncPowerTokens:
         client = self._client
         if client is None:
             client = self._client = SyncPowerTokens(
-                api_key=self._key(),
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                max_concurrent_requests=self.max_concurrent_requests,
-                default_headers=self.default_headers,
-                http_client=self._http_client,
+                **self._client_options(), http_client=self._http_client
             )
         return client
 
     def _async_client(self) -> AsyncPowerTokens:
-        # An httpx.AsyncClient's pool belongs to the event loop that used it: one core
-        # client per running loop (asyncio.run twice, or a loop per test, keep working).
-        loop = asyncio.get_running_loop()
+        # One core client: it follows the running event loop itself (a fresh pool and
+        # limit per loop), so asyncio.run twice or a loop per test keep working.
         client = self._aclient
-        owner = self._aclient_loop
-        injected = self._async_http_client is not None
-        if client is None or (not injected and (owner is None or owner() is not loop)):
+        if client is None:
             client = self._aclient = AsyncPowerTokens(
-                api_key=self._key(),
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                max_concurrent_requests=self.max_concurrent_requests,
-                default_headers=self.default_headers,
-                http_client=self._async_http_client,
+                **self._client_options(), http_client=self._async_http_client
             )
-            self._aclient_loop = weakref.ref(loop)
         return client
 
     def _key(self) -> str | None:
