@@ -2,7 +2,7 @@
 through ``_results``).
 
 Nothing here does I/O, so every rule is tested directly (``tests/langchain/test_convert.py``).
-Wire rules come from WIRE.md:
+Wire rules (``docs/wire.md``):
 
 * content is a string or ``text`` / ``image_url`` parts; images in every form LangChain
   users write them become ``image_url`` parts with an http(s) URL or a data URI;
@@ -28,7 +28,7 @@ from langchain_core.messages import (
 
 from powertokens import RequestValidationError
 
-__all__ = ["add_tool_hint", "message_to_wire", "messages_to_wire"]
+__all__ = ["message_to_wire", "messages_to_wire"]
 
 _ROLES = {
     "user": "user",
@@ -257,21 +257,3 @@ def _sniff_mime(data: str) -> str:
         if data.startswith(prefix):
             return mime
     return "image/jpeg"
-
-
-def add_tool_hint(wire_messages: list[dict[str, Any]], tool_name: str | None) -> None:
-    """Ask in the system prompt for the tool call that ``tool_choice`` cannot force.
-
-    Added to the leading system message (or as a new one first), never last: a
-    trailing tool result must stay the last message.
-    """
-    hint = (
-        f"Call the {tool_name} tool to answer."
-        if tool_name
-        else "Call one of the provided tools to answer."
-    )
-    first = wire_messages[0] if wire_messages else None
-    if first is not None and first["role"] == "system" and isinstance(first["content"], str):
-        wire_messages[0] = {**first, "content": f"{first['content']}\n\n{hint}"}
-    else:
-        wire_messages.insert(0, {"role": "system", "content": hint})

@@ -56,6 +56,7 @@ from powertokens import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PoolTimeoutError,
     PowerTokensError,
     QuotaExceededError,
     RateLimitError,
@@ -74,6 +75,7 @@ __all__ = [
     "PowerTokensInternalServerError",
     "PowerTokensNotFoundError",
     "PowerTokensPermissionDeniedError",
+    "PowerTokensPoolTimeoutError",
     "PowerTokensQuotaExceededError",
     "PowerTokensRateLimitError",
     "PowerTokensRequestValidationError",
@@ -131,6 +133,10 @@ class PowerTokensTimeoutError(APITimeoutError, ModelTimeoutError):
     """A connect, read or stream-idle timeout fired."""
 
 
+class PowerTokensPoolTimeoutError(PoolTimeoutError, ModelTimeoutError):
+    """No request slot came free within the pool timeout (``max_concurrent_requests``)."""
+
+
 class PowerTokensConnectionError(APIConnectionError, ModelConnectionError):
     """The service could not be reached."""
 
@@ -156,6 +162,7 @@ _DUALS: tuple[tuple[type[PowerTokensError], type[PowerTokensError]], ...] = (
     (RateLimitError, PowerTokensRateLimitError),
     (InternalServerError, PowerTokensInternalServerError),
     (APIStatusError, PowerTokensAPIStatusError),
+    (PoolTimeoutError, PowerTokensPoolTimeoutError),
     (APITimeoutError, PowerTokensTimeoutError),
     (APIConnectionError, PowerTokensConnectionError),
     (StreamInterruptedError, PowerTokensStreamInterruptedError),

@@ -1,25 +1,46 @@
-"""What one call sends: fields and per-call kwargs merged once, the limits checked."""
+"""What one call sends: fields and per-call kwargs merged into the core's arguments.
+
+The wire policies (several stop sequences, ``tool_choice`` beyond "auto", the limits)
+are the core's: this module only says which values apply to a call.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.language_models import ModelProfile
 
-from powertokens import model_info, normalize_thinking, validate_request
-from powertokens._config import resolve_base_url
-from powertokens._stop import split_stop
-from powertokens._toolchoice import resolve_tool_choice
+from powertokens import model_info, validate_params
 
-from ._convert import add_tool_hint, messages_to_wire
+from ._convert import messages_to_wire
 from ._tools import format_tools
 
 if TYPE_CHECKING:
+    import httpx
     from langchain_core.messages import BaseMessage
 
-    from .chat_models import ChatPowerTokens
+    from powertokens import Timeout
 
 __all__ = ["build_call", "check_limits", "profile_for"]
+
+
+class ChatPowerTokens(Protocol):
+    """The fields of :class:`~langchain_powertokens.ChatPowerTokens` read here."""
+
+    model: str
+    base_url: str | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: list[str] | str | None
+    thinking: bool | dict[str, Any] | None
+    timeout: float | httpx.Timeout | Timeout | None
+    max_retries: int
+    model_kwargs: dict[str, Any]
+    extra_body: dict[str, Any] | None
+    send_reasoning: bool
+    nudge_tool_choice: bool
+
 
 # Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent.
 _IGNORED_KWARGS = ("stream", "parallel_tool_calls", "strict", "response_format", "n")
@@ -42,20 +63,18 @@ def profile_for(model: str) -> ModelProfile:
 
 
 def check_limits(model: ChatPowerTokens) -> None:
-    """Raise for a field value the API would reject (the same checks as at call time)."""
-    resolve_base_url(model.base_url)
-    server_stop, _ = split_stop(model.stop)
-    probe: dict[str, Any] = {
-        "model": model.model,
-        "messages": [{"role": "user", "content": "."}],
-        "temperature": model.temperature,
-        "top_p": model.top_p,
-        "max_tokens": model.max_tokens,
-        "stop": server_stop,
-    }
-    if model.thinking is not None:
-        probe["thinking"] = normalize_thinking(model.thinking)
-    validate_request(probe)
+    """Raise for a field value the API would reject (the core's own rules)."""
+    validate_params(
+        model=model.model,
+        temperature=model.temperature,
+        top_p=model.top_p,
+        max_tokens=model.max_tokens,
+        stop=model.stop,
+        thinking=model.thinking,
+        base_url=model.base_url,
+        timeout=model.timeout,
+        max_retries=model.max_retries,
+    )
 
 
 def build_call(
@@ -63,12 +82,11 @@ def build_call(
     messages: list[BaseMessage],
     stop: list[str] | None,
     kwargs: dict[str, Any],
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
-    """(wire messages, core call parameters, stop sequences to enforce) for one call.
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(wire messages, core call arguments) for one call.
 
-    Per-call kwargs override the fields; ``tool_choice`` is mapped onto "auto" (a
-    forced choice adds a request for the call to the system prompt, "none" drops the
-    tools); anything not known goes into the body, as with other partner models.
+    Per-call kwargs override the fields; anything not known goes into the body, as
+    with other partner models.
     """
     pop = kwargs.pop
     for name in _IGNORED_KWARGS:
@@ -77,25 +95,21 @@ def build_call(
     alias = pop("max_completion_tokens", None)  # the OpenAI name
     if max_tokens is None:
         max_tokens = alias if alias is not None else model.max_tokens
-    server_stop, stops = split_stop(stop if stop is not None else model.stop)
     params: dict[str, Any] = {
         "model": pop("model", None) or model.model,
         "temperature": pop("temperature", model.temperature),
         "top_p": pop("top_p", model.top_p),
         "max_tokens": max_tokens,
         "thinking": pop("thinking", model.thinking),
-        "stop": server_stop,
+        "stop": stop if stop is not None else model.stop,
     }
     wire = messages_to_wire(messages, send_reasoning=model.send_reasoning)
     tools = pop("tools", None)
     choice = pop("tool_choice", None)
     if tools:
-        resolved = resolve_tool_choice(choice)
-        if resolved.send_tools:
-            params["tools"] = format_tools(tools)
-            params["tool_choice"] = resolved.wire
-            if resolved.downgraded and model.nudge_tool_choice:
-                add_tool_hint(wire, resolved.forced_name)
+        params["tools"] = format_tools(tools)
+        params["tool_choice"] = choice
+        params["tool_hint"] = model.nudge_tool_choice
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     if (timeout := pop("timeout", None)) is not None:
@@ -108,4 +122,4 @@ def build_call(
             **(extra_body or {}),
             **kwargs,
         }
-    return wire, params, stops
+    return wire, params

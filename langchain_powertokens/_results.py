@@ -1,6 +1,6 @@
 """Pure conversion of answers to LangChain: a whole completion to a ``ChatResult``,
-stream deltas to ``ChatGenerationChunk``s. Stop sequences beyond the one the server
-enforces are applied here (``powertokens._stop``), on both paths alike.
+stream deltas to ``ChatGenerationChunk``s. The core hands both over already cut at
+the stop sequences, with the completion id and model on every delta.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from powertokens import ChatCompletion, StreamDelta, Usage
 from powertokens import ToolCall as WireToolCall
-from powertokens._stop import StopFilter, cut_at_stop
 
 __all__ = [
     "PROVIDER",
@@ -94,27 +93,21 @@ def _response_metadata(
     return metadata
 
 
-def chat_result(completion: ChatCompletion, stops: Sequence[str] = ()) -> ChatResult:
-    """A whole answer as a :class:`ChatResult`, cut at the earliest stop sequence."""
+def chat_result(completion: ChatCompletion) -> ChatResult:
+    """A whole answer as a :class:`ChatResult`."""
     message = completion.message
-    text = message.content or ""
-    finish = completion.finish_reason
     calls = message.tool_calls or []
-    if stops:
-        text, hit = cut_at_stop(text, stops)
-        if hit:  # the server would have stopped there: nothing after it, tool calls included
-            calls, finish = [], "stop"
     reasoning = message.reasoning_content
     usage = completion.usage
     fields: dict[str, Any] = {}
     if calls:
         fields["tool_calls"], fields["invalid_tool_calls"] = parse_tool_calls(calls)
     ai = AIMessage(
-        content=text,
+        content=message.content or "",
         additional_kwargs={"reasoning_content": reasoning} if reasoning else {},
         usage_metadata=usage_metadata(usage) if usage is not None else None,
         response_metadata=_response_metadata(
-            completion.model, finish, completion.id, completion.request_id
+            completion.model, completion.finish_reason, completion.id, completion.request_id
         ),
         id=completion.id or None,
         **fields,
@@ -133,41 +126,28 @@ class ChunkBuilder:
 
     Every delta with reasoning, text or tool-call pieces becomes one chunk; finish
     reason, usage, model name and ids go on one final chunk (``chunk_position="last"``)
-    so that adding the chunks up counts each once. Text is passed through a
-    :class:`StopFilter`: once a stop sequence is complete, :attr:`stopped` turns true
-    and the caller stops reading.
+    so that adding the chunks up counts each once.
     """
 
-    __slots__ = ("_filter", "_finish", "_id", "_model", "_usage", "stopped")
+    __slots__ = ("_finish", "_id", "_model", "_usage")
 
-    def __init__(self, stops: Sequence[str] = ()) -> None:
-        self._filter = StopFilter(stops) if stops else None
+    def __init__(self) -> None:
         self._id: str | None = None
         self._model = ""
         self._finish: str | None = None
         self._usage: Usage | None = None
-        self.stopped = False
 
     def add(self, delta: StreamDelta) -> ChatGenerationChunk | None:
         """The chunk for one delta, or None when it carried nothing to show."""
-        raw = delta.chunk
-        if self._id is None:
-            self._id = raw.get("id") or None
-        if model := raw.get("model"):
-            self._model = model
+        self._id = delta.id or None
+        self._model = delta.model
         if delta.finish_reason:
             self._finish = delta.finish_reason
         if delta.usage is not None:
             self._usage = delta.usage
         text = delta.content
-        calls = delta.tool_calls
-        if self._filter is not None:
-            if text:
-                text = self._filter.feed(text)
-            if self._filter.stopped:
-                self.stopped = True
-                calls = ()
         reasoning = delta.reasoning
+        calls = delta.tool_calls
         if not (text or reasoning or calls):
             return None
         return ChatGenerationChunk(
@@ -184,19 +164,15 @@ class ChunkBuilder:
         )
 
     def finish(self, completion: ChatCompletion | None) -> ChatGenerationChunk:
-        """The last chunk: held-back text, usage and response metadata."""
-        tail = ""
-        if self._filter is not None and not self.stopped:
-            tail = self._filter.flush()
-        finish = "stop" if self.stopped else self._finish
+        """The last chunk: usage and response metadata."""
         request_id = completion.request_id if completion is not None else None
         usage = self._usage
         return ChatGenerationChunk(
             message=AIMessageChunk(
-                content=tail,
+                content="",
                 usage_metadata=usage_metadata(usage) if usage is not None else None,
                 response_metadata=_response_metadata(
-                    self._model, finish, self._id or "", request_id
+                    self._model, self._finish, self._id or "", request_id
                 ),
                 id=self._id,
                 chunk_position="last",

@@ -22,7 +22,7 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import ValidationError
 
-from powertokens._jsontext import extract_json
+from powertokens.lib import extract_json
 
 from ._tools import format_tool
 

@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from powertokens import validate_request
+from powertokens import validate_params
 
 __all__ = ["check_tools", "format_tool", "format_tools", "warn_tool_choice_downgraded"]
 
@@ -47,9 +47,7 @@ def format_tools(tools: Sequence[ToolLike]) -> list[Any]:
 def check_tools(tools: list[dict[str, Any]], model: str) -> None:
     """Raise :class:`~powertokens.RequestValidationError` for a tool the API would reject
     (a name with spaces, more than 128 tools ...), at bind time."""
-    validate_request(
-        {"model": model, "messages": [{"role": "user", "content": "."}], "tools": tools}
-    )
+    validate_params(model=model, tools=tools)
 
 
 def warn_tool_choice_downgraded(choice: Any, *, hinted: bool = True) -> None:

@@ -24,11 +24,12 @@ from powertokens import (
     BASE_URL_ENV,
     DEFAULT_MODEL,
     AsyncPowerTokens,
+    ConcurrencyLimit,
     PowerTokens,
     PowerTokensError,
     Timeout,
+    resolve_tool_choice,
 )
-from powertokens._toolchoice import resolve_tool_choice
 
 from ._clients import ClientCache
 from ._errors import to_langchain_error
@@ -227,10 +228,10 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     """When ``tool_choice`` asks for a tool call (the API can only say "auto"), ask for it
     in one sentence of the system prompt."""
 
-    _client: PowerTokens | None = PrivateAttr(default=None)
-    _async_client: AsyncPowerTokens | None = PrivateAttr(default=None)
-    _async_loop: Any = PrivateAttr(default=None)
-    _async_http: httpx.AsyncClient | None = PrivateAttr(default=None)
+    # (settings, client) pairs and the shared limit: see ``_clients``
+    _client: tuple[Any, PowerTokens] | None = PrivateAttr(default=None)
+    _async_client: tuple[Any, AsyncPowerTokens] | None = PrivateAttr(default=None)
+    _limit: ConcurrencyLimit | None = PrivateAttr(default=None)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -296,11 +297,11 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
-            wire, params, stops = build_call(self, messages, stop, kwargs)
+            wire, params = build_call(self, messages, stop, kwargs)
             completion = self._sync_client().chat(wire, **params)
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
-        return chat_result(completion, stops)
+        return chat_result(completion)
 
     async def _agenerate(
         self,
@@ -310,11 +311,11 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
-            wire, params, stops = build_call(self, messages, stop, kwargs)
+            wire, params = build_call(self, messages, stop, kwargs)
             completion = await self._get_async_client().chat(wire, **params)
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
-        return chat_result(completion, stops)
+        return chat_result(completion)
 
     def _stream(
         self,
@@ -324,8 +325,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         try:
-            wire, params, stops = build_call(self, messages, stop, kwargs)
-            builder = ChunkBuilder(stops)
+            wire, params = build_call(self, messages, stop, kwargs)
+            builder = ChunkBuilder()
             with self._sync_client().stream(wire, **params) as stream:
                 for delta in stream:
                     chunk = builder.add(delta)
@@ -333,8 +334,6 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
                         if run_manager is not None:
                             run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
-                    if builder.stopped:
-                        break
                 completion = stream.completion
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
@@ -351,8 +350,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         try:
-            wire, params, stops = build_call(self, messages, stop, kwargs)
-            builder = ChunkBuilder(stops)
+            wire, params = build_call(self, messages, stop, kwargs)
+            builder = ChunkBuilder()
             async with self._get_async_client().stream(wire, **params) as stream:
                 async for delta in stream:
                     chunk = builder.add(delta)
@@ -360,8 +359,6 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
                         if run_manager is not None:
                             await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
-                    if builder.stopped:
-                        break
                 completion = stream.completion
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__

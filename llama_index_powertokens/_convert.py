@@ -1,6 +1,6 @@
 """Core results to LlamaIndex responses (pure; no I/O).
 
-LlamaIndex conventions followed here (FRAMEWORKS.md, "LlamaIndex"):
+LlamaIndex conventions followed here:
 
 * the message's blocks are ``[ThinkingBlock?, TextBlock, *ToolCallBlock]``: one
   cumulative ``TextBlock`` (``ChatMessage.content`` joins text blocks with newlines), the
@@ -15,15 +15,14 @@ LlamaIndex conventions followed here (FRAMEWORKS.md, "LlamaIndex"):
   ``additional_kwargs["tool_calls"]`` (LlamaIndex's streaming structured output looks
   there).
 
-Several stop sequences are enforced here with the core's shared helpers: the first
-one was sent to the server, all are cut client-side.
+The core hands answers over already cut at every stop sequence, and accumulates tool
+calls itself: streamed blocks are built from its running state.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -35,8 +34,7 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
-from powertokens import ChatCompletion, StreamDelta, ToolCallDelta, Usage
-from powertokens._stop import StopFilter, cut_at_stop
+from powertokens import ChatCompletion, StreamDelta, StreamedToolCall, Usage
 
 from ._messages import wire_tool_call
 from ._tools import JsonFallback, fallback_tool_call
@@ -90,19 +88,11 @@ def _message(blocks: list[Any], wire_calls: list[dict[str, Any]] | None) -> Chat
     return ChatMessage.model_construct(role=_ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
 
-def chat_response(
-    completion: ChatCompletion,
-    stops: Sequence[str] = (),
-    fallback: JsonFallback | None = None,
-) -> ChatResponse:
+def chat_response(completion: ChatCompletion, fallback: JsonFallback | None = None) -> ChatResponse:
     """A whole answer as a ``ChatResponse``."""
     message = completion.message
     text = message.content or ""
     tool_calls = message.tool_calls or ()
-    if stops:
-        text, hit = cut_at_stop(text, stops)
-        if hit:  # the server would have stopped there: no tool calls after it
-            tool_calls = ()
     blocks: list[Any] = []
     if message.reasoning_content:
         blocks.append(_thinking(message.reasoning_content, completion.usage))
@@ -128,68 +118,57 @@ def chat_response(
     )
 
 
-def completion_response(
-    completion: ChatCompletion, stops: Sequence[str] = ()
-) -> CompletionResponse:
+def completion_response(completion: ChatCompletion) -> CompletionResponse:
     """A whole answer as a ``CompletionResponse`` (reasoning in ``additional_kwargs``)."""
     text = completion.content
-    if stops:
-        text, _ = cut_at_stop(text, stops)
     extra: dict[str, Any] = usage_kwargs(completion.usage)
     if completion.reasoning_content:
         extra["reasoning_content"] = completion.reasoning_content
     return CompletionResponse(text=text, raw=completion, additional_kwargs=extra)
 
 
-class _Call:
-    """One streamed tool call, accumulated by index (WIRE.md "Stream")."""
+class ToolCallSource(Protocol):
+    """Where a stream's running tool calls are read: a core stream or accumulator."""
 
-    __slots__ = ("arguments", "block", "id", "name", "wire")
-
-    def __init__(self) -> None:
-        self.id: str | None = None
-        self.name = ""
-        self.arguments = ""
-        self.block: ToolCallBlock | None = None  # rebuilt only when the call changed
-        self.wire: dict[str, Any] | None = None
+    @property
+    def tool_calls(self) -> list[StreamedToolCall]: ...
 
 
 class StreamState:
     """Folds :class:`powertokens.StreamDelta` objects into cumulative LlamaIndex responses.
 
-    ``feed(delta)`` returns the answer text the delta made visible (``""`` is possible),
-    or None when the delta changed nothing a caller can see (text held back or cut by a
-    stop sequence); once :attr:`stopped` is true the stream should be closed. Then
-    ``chat_response``/``completion_response`` build the response for that delta. Blocks
-    that did not change are reused from the previous response (they are never modified),
-    so each chunk costs one new ``TextBlock`` at most.
+    ``feed(delta)`` returns the answer text the delta added (``""`` is possible), or
+    None when the delta changed nothing a caller can see. Then
+    ``chat_response``/``completion_response`` build the response for that delta. Tool
+    calls are read from ``source`` (the core accumulates them); blocks that did not
+    change are reused from the previous response (they are never modified), so each
+    chunk costs one new ``TextBlock`` at most.
     """
 
     __slots__ = (
-        "_calls",
+        "_blocks",
         "_fallback",
-        "_filter",
+        "_found",
+        "_source",
         "_text_block",
         "_thinking_block",
         "_tool_blocks",
         "_wire_calls",
         "finish_reason",
         "reasoning",
-        "stopped",
         "text",
         "usage",
     )
 
-    def __init__(self, stops: Sequence[str] = (), fallback: JsonFallback | None = None) -> None:
+    def __init__(self, source: ToolCallSource, fallback: JsonFallback | None = None) -> None:
         self.text = ""
         self.reasoning = ""
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
-        self.stopped = False
-        """A stop sequence completed: read no further."""
-        self._filter = StopFilter(stops) if stops else None
+        self._source = source
         self._fallback = fallback
-        self._calls: dict[int, _Call] = {}
+        self._found: ToolCallBlock | None = None
+        self._blocks: dict[int, tuple[ToolCallBlock, dict[str, Any]]] = {}
         self._text_block: TextBlock | None = None
         self._thinking_block: ThinkingBlock | None = None
         self._tool_blocks: list[ToolCallBlock] = []
@@ -197,73 +176,49 @@ class StreamState:
 
     def feed(self, delta: StreamDelta) -> str | None:
         visible = delta.content
-        calls = delta.tool_calls
-        stop_filter = self._filter
-        if stop_filter is not None:
-            visible = stop_filter.feed(visible) if visible else ""
-            if stop_filter.stopped:
-                # The server would have stopped here: nothing after it, tool calls
-                # included, and the caller stops reading (as the LangChain adapter does).
-                self.stopped = True
-                calls = ()
-            elif delta.finish_reason:
-                visible += stop_filter.flush()
         if visible:
             self.text += visible
             self._text_block = None
         if delta.reasoning:
             self.reasoning += delta.reasoning
             self._thinking_block = None
-        if calls:
-            self._add_calls(calls)
+        if delta.tool_calls:
+            for piece in delta.tool_calls:
+                self._blocks.pop(piece.index, None)  # changed: rebuilt below
+            self._rebuild_calls()
         if delta.usage is not None:
             self.usage = delta.usage
             self._thinking_block = None  # now it knows its token count
         if delta.finish_reason:
             self.finish_reason = delta.finish_reason
-            if not self._calls and self._fallback is not None:
-                found = fallback_tool_call(self.text, self._fallback)
-                if found is not None:
-                    self._add_found(found)
-        elif not (visible or delta.reasoning or calls or delta.usage is not None):
+            if not self._blocks and self._fallback is not None:
+                self._found = fallback_tool_call(self.text, self._fallback)
+                if self._found is not None:
+                    self._rebuild_calls()
+        elif not (visible or delta.reasoning or delta.tool_calls or delta.usage is not None):
             return None
         return visible
-
-    def _add_calls(self, pieces: tuple[ToolCallDelta, ...]) -> None:
-        calls = self._calls
-        for piece in pieces:
-            call = calls.get(piece.index)
-            if call is None:
-                call = calls[piece.index] = _Call()
-            if piece.id:
-                call.id = piece.id
-            if piece.name:
-                call.name = piece.name
-            call.arguments += piece.arguments
-            call.block = None
-        self._rebuild_calls()
-
-    def _add_found(self, found: ToolCallBlock) -> None:
-        call = self._calls[0] = _Call()
-        call.id, call.name = found.tool_call_id, found.tool_name
-        call.block = found
-        call.wire = wire_tool_call(found.tool_call_id, found.tool_name, found.tool_kwargs, 0)
-        self._rebuild_calls()
 
     def _rebuild_calls(self) -> None:
         blocks: list[ToolCallBlock] = []
         wire: list[dict[str, Any]] = []
-        for position, index in enumerate(sorted(self._calls)):
-            call = self._calls[index]
-            if call.block is None:
-                call.block = ToolCallBlock(
-                    tool_call_id=call.id,
+        for position, call in enumerate(self._source.tool_calls):
+            built = self._blocks.get(call.index)
+            if built is None:
+                arguments = call.arguments
+                block = ToolCallBlock(
+                    tool_call_id=call.id or None,
                     tool_name=call.name,
-                    tool_kwargs=tool_kwargs(call.arguments),
+                    tool_kwargs=tool_kwargs(arguments),
                 )
-                call.wire = wire_tool_call(call.id, call.name, call.arguments, position)
-            blocks.append(call.block)
-            wire.append(call.wire)  # type: ignore[arg-type]
+                built = (block, wire_tool_call(call.id or None, call.name, arguments, position))
+                self._blocks[call.index] = built
+            blocks.append(built[0])
+            wire.append(built[1])
+        found = self._found
+        if not blocks and found is not None:
+            blocks.append(found)
+            wire.append(wire_tool_call(found.tool_call_id, found.tool_name, found.tool_kwargs, 0))
         self._tool_blocks = blocks
         self._wire_calls = wire
 

@@ -1,9 +1,9 @@
 """One LlamaIndex call as core client arguments (pure, built once per call).
 
 The LLM's fields become a cached base (:class:`Defaults`); a call's keyword arguments
-are merged on top by :func:`merge_call`: known request fields replace the defaults,
-``stop`` goes through the core's multi-stop split, ``tools``/``tool_choice`` through the
-core's "auto only" mapping, and anything else joins ``extra_body`` (like
+are merged on top by :func:`merge_call`: known request fields (``stop`` and
+``tool_choice`` included: the core enforces several stops and maps every choice onto
+"auto") replace the defaults, and anything else joins ``extra_body`` (like
 ``additional_kwargs``: the gateway drops what it does not know).
 """
 
@@ -13,18 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from powertokens import build_body
-from powertokens._stop import split_stop
-from powertokens._toolchoice import resolve_tool_choice
+from powertokens import resolve_tool_choice, validate_params
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
 __all__ = ["Call", "Defaults", "defaults", "merge_call"]
 
-_REQUEST_FIELDS = frozenset({"model", "temperature", "top_p", "max_tokens", "thinking"})
+_REQUEST_FIELDS = frozenset({"model", "temperature", "top_p", "max_tokens", "thinking", "stop"})
 _IGNORED = frozenset({"formatted"})
 """Keyword arguments LlamaIndex passes that mean nothing on the wire."""
-_PROBE = ({"role": "user", "content": "."},)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +29,6 @@ class Defaults:
     """The request fields an LLM sends on every call, validated once."""
 
     params: dict[str, Any]
-    stops: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -42,7 +38,6 @@ class Call:
     params: dict[str, Any]
     """Keyword arguments of the core's ``chat``/``stream`` (request fields, plus
     ``extra_headers``/``timeout`` when given). May be the shared defaults: never modify."""
-    stops: tuple[str, ...] = ()
     messages: list[dict[str, Any]] = field(default_factory=list)
     fallback: JsonFallback | None = None
 
@@ -59,29 +54,35 @@ def defaults(
 ) -> Defaults:
     """The base parameters; raises :class:`powertokens.RequestValidationError` now, with
     the core's own checks, rather than on the first call."""
-    send, stops = split_stop(stop)
+    validate_params(
+        model=model,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=stop,
+        thinking=thinking,
+    )
     params: dict[str, Any] = {"model": model}
     for key, value in (
         ("temperature", temperature),
         ("top_p", top_p),
         ("max_tokens", max_tokens),
-        ("stop", send),
+        ("stop", stop),
         ("thinking", thinking),
     ):
         if value is not None:
             params[key] = value
     if additional_kwargs:
         params["extra_body"] = additional_kwargs  # the caller's dict: edits in place count
-    build_body(_PROBE, params, stream=False)  # validation only
-    return Defaults(params, tuple(stops))
+    return Defaults(params)
 
 
 def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
     """``base`` with one call's keyword arguments applied (see the module docstring)."""
     if not kwargs:
-        return Call(base.params, base.stops)
+        return Call(base.params)
     params = dict(base.params)
-    call = Call(params, base.stops)
+    call = Call(params)
     extra: dict[str, Any] | None = None
     tools: Any = None
     choice: Any = None
@@ -91,10 +92,6 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
                 params.pop(key, None)
             else:
                 params[key] = value
-        elif key == "stop":
-            send, stops = split_stop(value)
-            params["stop"] = send
-            call.stops = tuple(stops)
         elif key == "tools":
             tools = value
         elif key == "tool_choice":
@@ -111,11 +108,10 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
             extra[key] = value
     if extra is not None:
         params["extra_body"] = extra
-    resolved = resolve_tool_choice(choice)
-    if tools and resolved.send_tools:
+    if tools and resolve_tool_choice(choice).send_tools:
         params["tools"] = [tool_spec(t) for t in tools]
-        if resolved.wire is not None:
-            params["tool_choice"] = resolved.wire
+        if choice is not None:
+            params["tool_choice"] = choice  # the core maps it onto "auto" (+ a hint)
     else:
         call.fallback = None
     return call

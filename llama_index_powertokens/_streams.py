@@ -1,9 +1,9 @@
 """The stream generators behind ``stream_chat``/``stream_complete`` and their async twins.
 
-Each drives one core stream (closed on exhaustion, error or an early ``break``) through a
-:class:`StreamState`, yielding a response only for chunks that changed something a
-caller can see; a completed stop sequence ends the stream (the connection is closed,
-as the LangChain adapter does). Module level, so a running stream holds no reference to the LLM.
+Each drives one core stream (closed on exhaustion, error or an early ``break``; the core
+ends it itself at a stop sequence) through a :class:`StreamState`, yielding a response
+only for chunks that changed something a caller can see. Module level, so a running
+stream holds no reference to the LLM.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ def chat_gen(stream: Stream, state: StreamState) -> Generator[ChatResponse, None
             visible = state.feed(delta)
             if visible is not None:
                 yield state.chat_response(delta, visible)
-            if state.stopped:
-                break
 
 
 def completion_gen(stream: Stream, state: StreamState) -> Generator[CompletionResponse, None, None]:
@@ -35,8 +33,6 @@ def completion_gen(stream: Stream, state: StreamState) -> Generator[CompletionRe
             visible = state.feed(delta)
             if visible is not None:
                 yield state.completion_response(delta, visible)
-            if state.stopped:
-                break
 
 
 async def achat_gen(stream: AsyncStream, state: StreamState) -> AsyncGenerator[ChatResponse, None]:
@@ -45,8 +41,6 @@ async def achat_gen(stream: AsyncStream, state: StreamState) -> AsyncGenerator[C
             visible = state.feed(delta)
             if visible is not None:
                 yield state.chat_response(delta, visible)
-            if state.stopped:
-                break
 
 
 async def acompletion_gen(
@@ -57,5 +51,3 @@ async def acompletion_gen(
             visible = state.feed(delta)
             if visible is not None:
                 yield state.completion_response(delta, visible)
-            if state.stopped:
-                break

@@ -2,7 +2,8 @@
 
 * :func:`tool_spec`: a LlamaIndex tool as a wire tool, cached per (name, description,
   schema) because building a JSON schema is the costliest part of a tool call;
-* :func:`with_tool_nudge`: "tool_required" cannot be sent, so the system prompt asks;
+* :func:`prepare_tools_call`: ``tool_required`` and named choices become a core
+  ``tool_choice`` (the core sends "auto" and asks for the call in the system prompt);
 * :class:`JsonFallback` / :func:`fallback_tool_call`: when a required single tool was
   not called but the text holds JSON that fits its schema, that JSON becomes the call
   (structured output keeps working when the model answers in prose);
@@ -19,14 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
+from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel, ValidationError
 
-from powertokens._jsontext import extract_json
-from powertokens._toolchoice import resolve_tool_choice
+from powertokens import resolve_tool_choice
+from powertokens.lib import extract_json
 
 log = logging.getLogger("llama_index_powertokens")
 
@@ -40,7 +41,6 @@ __all__ = [
     "prepare_tools_call",
     "tool_selections",
     "tool_spec",
-    "with_tool_nudge",
 ]
 
 FALLBACK_KWARG = "powertokens_json_fallback"
@@ -70,26 +70,6 @@ def tool_spec(tool: Any) -> dict[str, Any]:
         return _cached_spec(metadata.name, metadata.description, metadata.fn_schema)
     except TypeError:  # an unhashable schema: build it every time
         return metadata.to_openai_tool(skip_length_check=True)
-
-
-def with_tool_nudge(
-    messages: list[ChatMessage], names: Sequence[str], forced: str | None
-) -> list[ChatMessage]:
-    """``messages`` with a system instruction to answer through a tool (a new list;
-    a leading system message is replaced by a copy, never modified)."""
-    if forced:
-        nudge = f"You must call the tool `{forced}` to answer; do not answer in plain text."
-    else:
-        listed = ", ".join(f"`{n}`" for n in names)
-        nudge = (
-            f"You must call one of these tools to answer: {listed}. Do not answer in plain text."
-        )
-    if messages and messages[0].role == MessageRole.SYSTEM:
-        first = messages[0]
-        blocks = [*first.blocks, TextBlock(text=nudge)]
-        copied = first.model_copy(update={"blocks": blocks})
-        return [copied, *messages[1:]]
-    return [ChatMessage(role=MessageRole.SYSTEM, content=nudge), *messages]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,32 +173,32 @@ def prepare_tools_call(
 ) -> dict[str, Any]:
     """Chat arguments for a call with ``tools`` (``_prepare_chat_with_tools``).
 
-    The caller's history is copied, never modified. ``tool_required``, a named or
-    "required" ``tool_choice`` (agents' ``initial_tool_choice``) and LlamaIndex's
-    structured-output tool become "auto" plus a system instruction, since the API takes
-    nothing else; with a single tool, a :class:`JsonFallback` rides along to ``chat``.
+    The caller's history is copied, never modified. ``tool_required`` and
+    LlamaIndex's structured-output tool become ``tool_choice="required"``, a named
+    choice (agents' ``initial_tool_choice``) stays as it is: the core sends "auto" and
+    asks for the call in the system prompt, since the API takes nothing else. With a
+    single required tool, a :class:`JsonFallback` rides along to ``chat``.
     """
     messages = list(chat_history or ())
     if isinstance(user_msg, str):
         user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
     if user_msg is not None:
         messages.append(user_msg)
-    choice = resolve_tool_choice(tool_choice)
     prepared: dict[str, Any] = {"messages": messages, **kwargs}
+    choice = resolve_tool_choice(tool_choice)
     if not tools or not choice.send_tools:
         return prepared
     prepared["tools"] = [tool_spec(t) for t in tools]
-    if choice.wire is not None:
-        prepared["tool_choice"] = choice.wire
     structured = len(tools) == 1 and is_structured_output_tool(tools[0])
-    if tool_required or choice.downgraded or structured:
-        names = [t.metadata.name or "" for t in tools]
-        log.debug("tool_required / tool_choice=%r sent as 'auto' plus a prompt", tool_choice)
-        prepared["messages"] = with_tool_nudge(messages, names, choice.forced_name)
-        if len(tools) == 1:
-            schema = tools[0].metadata.fn_schema
-            schema = schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
-            prepared[FALLBACK_KWARG] = JsonFallback(names[0], schema)
+    if (tool_required or structured) and not choice.downgraded:
+        tool_choice = "required"
+    if tool_choice is not None:
+        prepared["tool_choice"] = tool_choice
+    if (tool_required or choice.downgraded or structured) and len(tools) == 1:
+        log.debug("tool_choice=%r for one tool: its JSON in text counts too", tool_choice)
+        schema = tools[0].metadata.fn_schema
+        schema = schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+        prepared[FALLBACK_KWARG] = JsonFallback(tools[0].metadata.name or "", schema)
     return prepared
 
 

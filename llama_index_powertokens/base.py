@@ -25,15 +25,17 @@ from llama_index.core.llms.llm import ToolSelection
 
 from powertokens import (
     API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
     DEFAULT_MODEL,
     AsyncPowerTokens,
     AsyncStream,
     ChatCompletion,
     Stream,
     model_info,
+    validate_params,
 )
 from powertokens import PowerTokens as SyncPowerTokens
-from powertokens._config import resolve_base_url
 
 from ._convert import StreamState, chat_response, completion_response
 from ._messages import to_wire_messages
@@ -186,12 +188,9 @@ class PowerTokens(FunctionCallingLLM):
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
         api_key = api_key or os.environ.get(API_KEY_ENV) or None
-        super().__init__(
-            model=model,
-            api_key=api_key,
-            base_url=resolve_base_url(base_url or api_base),
-            **kwargs,
-        )
+        base_url = base_url or api_base or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        validate_params(base_url=base_url)
+        super().__init__(model=model, api_key=api_key, base_url=base_url.rstrip("/"), **kwargs)
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._settings()  # validate the sampling fields now, with the core's checks
@@ -328,50 +327,54 @@ class PowerTokens(FunctionCallingLLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         call = self._chat_call(messages, kwargs)
-        return chat_response(self._complete(call), call.stops, call.fallback)
+        return chat_response(self._complete(call), call.fallback)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         call = self._chat_call(messages, kwargs)
-        return chat_response(await self._acomplete(call), call.stops, call.fallback)
+        return chat_response(await self._acomplete(call), call.fallback)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         call = self._prompt_call(prompt, kwargs)
-        return completion_response(self._complete(call), call.stops)
+        return completion_response(self._complete(call))
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         call = self._prompt_call(prompt, kwargs)
-        return completion_response(await self._acomplete(call), call.stops)
+        return completion_response(await self._acomplete(call))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         call = self._chat_call(messages, kwargs)
-        return chat_gen(self._open(call), StreamState(call.stops, call.fallback))
+        stream = self._open(call)
+        return chat_gen(stream, StreamState(stream, call.fallback))
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         call = self._chat_call(messages, kwargs)
-        return achat_gen(self._aopen(call), StreamState(call.stops, call.fallback))
+        stream = self._aopen(call)
+        return achat_gen(stream, StreamState(stream, call.fallback))
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         call = self._prompt_call(prompt, kwargs)
-        return completion_gen(self._open(call), StreamState(call.stops))
+        stream = self._open(call)
+        return completion_gen(stream, StreamState(stream))
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         call = self._prompt_call(prompt, kwargs)
-        return acompletion_gen(self._aopen(call), StreamState(call.stops))
+        stream = self._aopen(call)
+        return acompletion_gen(stream, StreamState(stream))
 
     # -- tools ------------------------------------------------------------------------
 

@@ -3,10 +3,17 @@
 The transport core shared by ``langchain_powertokens`` and ``llama_index_powertokens``:
 request and response models, sync and async clients with retries and streaming,
 typed errors, and (in :mod:`powertokens.emulator`) a local emulator of the service.
+
+Data flows one way: ``chat()``/``stream()`` build and check the request (several stop
+sequences, any ``tool_choice``: the policies the API lacks are applied here, once);
+the answer's bytes go through the SSE decoder and the accumulator, which hands out
+deltas already cut at the stop sequences. Helpers for framework adapters are in
+:mod:`powertokens.lib`.
 """
 
+from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall, ToolCallDelta
 from ._catalog import DEFAULT_MODEL, KNOWN_MODELS, ModelInfo, model_info
-from ._client import AsyncPowerTokens, AsyncStream, PowerTokens, Stream
+from ._client import AsyncPowerTokens, PowerTokens
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Timeout
 from ._exceptions import (
     APIConnectionError,
@@ -20,6 +27,7 @@ from ._exceptions import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PoolTimeoutError,
     PowerTokensError,
     QuotaExceededError,
     RateLimitError,
@@ -50,11 +58,19 @@ from ._models import (
     Usage,
     UserMessage,
 )
-from ._request import ChatParams, build_body
+from ._pools import ConcurrencyLimit
+from ._request import (
+    ChatParams,
+    ToolChoice,
+    build_body,
+    normalize_thinking,
+    resolve_tool_choice,
+    validate_params,
+    validate_request,
+)
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder
-from ._stream import StreamAccumulator, StreamDelta, ToolCallDelta
-from ._validation import normalize_thinking, validate_request
+from ._streaming import AsyncStream, Stream
 from ._version import __version__
 
 __all__ = [
@@ -81,6 +97,7 @@ __all__ = [
     "ChoiceDelta",
     "ChunkChoice",
     "CompletionTokensDetails",
+    "ConcurrencyLimit",
     "ContentFilterError",
     "ContextOverflowError",
     "FunctionCall",
@@ -91,6 +108,7 @@ __all__ = [
     "ModelInfo",
     "NotFoundError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "PowerTokens",
     "PowerTokensError",
     "PromptTokensDetails",
@@ -104,6 +122,7 @@ __all__ = [
     "StreamAccumulator",
     "StreamDelta",
     "StreamInterruptedError",
+    "StreamedToolCall",
     "SystemMessage",
     "TextPart",
     "Thinking",
@@ -111,6 +130,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallDelta",
+    "ToolChoice",
     "ToolMessage",
     "Usage",
     "UserMessage",
@@ -118,5 +138,7 @@ __all__ = [
     "build_body",
     "model_info",
     "normalize_thinking",
+    "resolve_tool_choice",
+    "validate_params",
     "validate_request",
 ]

@@ -1,95 +1,64 @@
-"""What the sync and async clients share: settings, request building, decoding,
-error mapping and retry decisions. No I/O happens here; the two clients only add
-"send", "read" and "sleep" around it.
-"""
+"""What both clients share: settings, preparing a request, the retry decision. No I/O."""
 
 from __future__ import annotations
 
-import json
+import copy
+import dataclasses
 import logging
-import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from typing_extensions import Self
 
-from ._config import (
-    REQUEST_ID_HEADER,
-    USER_AGENT,
-    Timeout,
-    resolve_api_key,
-    resolve_base_url,
-    warn_if_plain_http,
-)
-from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    PowerTokensError,
-    RequestValidationError,
-    make_status_error,
-)
-from ._json import loads
-from ._models import ChatCompletion, ChatCompletionRequest
-from ._request import MessageLike, build_body, encode_body
+from ._config import USER_AGENT, Timeout, resolve_api_key, resolve_base_url, warn_if_plain_http
+from ._exceptions import PoolTimeoutError, PowerTokensError, RequestValidationError
+from ._models import ChatCompletionRequest
+from ._pools import ConcurrencyLimit, make_limit
+from ._request import MessageLike, Prepared, build, encode_body
 from ._retry import RetryPolicy
 
-__all__ = ["BaseClient", "Prepared"]
+__all__ = ["BaseClient", "Messages", "TimeoutLike"]
 
 log = logging.getLogger("powertokens")
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-
-_ssl_context: ssl.SSLContext | None = None
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client we create: loading the CA bundle costs ~60 ms."""
-    global _ssl_context
-    if _ssl_context is None:
-        _ssl_context = httpx.create_ssl_context()
-    return _ssl_context
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """One request, built once and re-sent byte for byte on every retry."""
-
-    url: str
-    content: bytes
-    headers: dict[str, str] = field(repr=False)  # the API key: never in a repr (locals)
-    timeout: httpx.Timeout
-    model: str
-    stream: bool
+TimeoutLike = Timeout | httpx.Timeout | float | None
+Messages = Sequence[MessageLike] | ChatCompletionRequest
+_UNSET: Any = object()
 
 
 class BaseClient:
-    """Settings and pure helpers of :class:`PowerTokens` and :class:`AsyncPowerTokens`."""
+    """Settings and the pure steps of a call, shared by both clients."""
 
     def __init__(
         self,
         *,
         api_key: str | None,
         base_url: str | None,
-        timeout: Timeout | httpx.Timeout | float | None,
+        timeout: TimeoutLike,
         max_retries: int,
         default_headers: Mapping[str, str] | None,
+        max_concurrent_requests: int | ConcurrencyLimit | None,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
+        self._url = f"{self.base_url}/chat/completions"
         # Our timeouts apply to injected clients too: httpx's own 5 s default would
         # cut off a model that thinks for minutes.
         self.timeout = Timeout.coerce(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.default_headers = dict(default_headers or {})
-        self._url = f"{self.base_url}/chat/completions"
+        self._limit = make_limit(max_concurrent_requests)
         if self._api_key:
             warn_if_plain_http(self.base_url)
 
     @property
     def max_retries(self) -> int:
         return self.retry_policy.max_retries
+
+    @property
+    def max_concurrent_requests(self) -> int | None:
+        return self._limit.slots
 
     @property
     def has_api_key(self) -> bool:
@@ -99,23 +68,48 @@ class BaseClient:
         key = "set" if self._api_key else "missing"
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
 
-    # -- building ---------------------------------------------------------------------
+    def with_options(
+        self,
+        *,
+        api_key: str | None = _UNSET,
+        base_url: str | None = _UNSET,
+        timeout: TimeoutLike = _UNSET,
+        max_retries: int = _UNSET,
+        default_headers: Mapping[str, str] | None = _UNSET,
+        max_concurrent_requests: int | ConcurrencyLimit | None = _UNSET,
+    ) -> Self:
+        """A client with some settings changed that shares this one's connection pools
+        (and its concurrency limit, unless that changes). Closing either closes the pools
+        for both; they are re-made on the next call."""
+        new = copy.copy(self)  # shares the pools: they belong to the client's pool objects
+        keep = max_concurrent_requests is _UNSET
+        BaseClient.__init__(
+            new,
+            api_key=self._api_key if api_key is _UNSET else api_key,
+            base_url=self.base_url if base_url is _UNSET else base_url,
+            timeout=self.timeout if timeout is _UNSET else timeout,
+            max_retries=self.max_retries if max_retries is _UNSET else max_retries,
+            default_headers=self.default_headers if default_headers is _UNSET else default_headers,
+            max_concurrent_requests=None if keep else max_concurrent_requests,
+        )
+        if keep:
+            new._limit = self._limit
+        new.retry_policy = dataclasses.replace(self.retry_policy, max_retries=new.max_retries)
+        return new
 
     def _prepare(
         self,
-        messages: Sequence[MessageLike] | ChatCompletionRequest,
+        messages: Messages,
         params: Mapping[str, Any],
         *,
         stream: bool,
         extra_headers: Mapping[str, str] | None = None,
-        timeout: Timeout | httpx.Timeout | float | None = None,
+        timeout: TimeoutLike = None,
     ) -> Prepared:
-        body = build_body(messages, params, stream=stream)
+        body, stops = build(messages, params, stream=stream)
         if not self._api_key:
             raise RequestValidationError(
-                "api_key",
-                "required: pass api_key=... or set POWERTOKENS_API_KEY",
-                None,
+                "api_key", "required: pass api_key=... or set POWERTOKENS_API_KEY", None
             )
         headers = {
             "Authorization": f"Bearer {self._api_key}",
@@ -133,78 +127,29 @@ class BaseClient:
             timeout=chosen.for_request(stream=stream),
             model=body["model"],
             stream=stream,
+            stops=stops,
         )
 
-    # -- decoding ---------------------------------------------------------------------
-
-    @staticmethod
-    def _request_id(headers: Mapping[str, str]) -> str | None:
-        return headers.get(REQUEST_ID_HEADER)
-
-    def _status_error(self, response: httpx.Response, content: bytes) -> APIStatusError:
-        body: object
-        try:
-            body = json.loads(content) if content else None
-        except ValueError:
-            body = content.decode("utf-8", errors="replace")
-        return make_status_error(
-            response.status_code,
-            body,
-            response.headers,
-            request_id=self._request_id(response.headers),
+    def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:
+        waited = prepared.timeout.pool
+        return PoolTimeoutError(
+            f"no free request slot within {waited:g} s: max_concurrent_requests="
+            f"{self._limit.slots} requests were in flight the whole time. Raise the pool "
+            "timeout (Timeout(pool=...)) or the limit, or end streams you no longer read."
         )
 
-    def _completion(self, response: httpx.Response, content: bytes) -> ChatCompletion:
-        """Decode a non-stream answer, or raise the typed error it carries."""
-        if response.status_code >= 400:
-            raise self._status_error(response, content)
-        request_id = self._request_id(response.headers)
-        try:
-            data = loads(content)
-        except ValueError as exc:
-            raise APIStatusError(
-                f"the service answered {response.status_code} with a body that is not JSON",
-                status_code=response.status_code,
-                request_id=request_id,
-                body=content.decode("utf-8", errors="replace"),
-                headers=response.headers,
-            ) from exc
-        if isinstance(data, dict) and "error" in data and "choices" not in data:
-            raise make_status_error(
-                response.status_code, data, response.headers, request_id=request_id
-            )
-        completion = ChatCompletion.model_validate(data)
-        if completion.request_id is None and request_id:
-            completion.request_id = request_id
-        return completion
-
-    @staticmethod
-    def _transport_error(exc: Exception) -> APIConnectionError:
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(f"request timed out ({type(exc).__name__})")
-        detail = str(exc) or type(exc).__name__
-        return APIConnectionError(f"connection error: {detail}")
-
-    # -- retrying ---------------------------------------------------------------------
-
-    def _retry_delay(self, error: PowerTokensError, retries_done: int, model: str) -> float | None:
+    def _delay(self, error: PowerTokensError, retries_done: int, model: str) -> float | None:
         """Seconds to wait before the next attempt, or None to raise ``error``."""
         delay = self.retry_policy.next_delay(error, retries_done)
         if log.isEnabledFor(logging.DEBUG):
-            status = getattr(error, "status_code", None)
-            code = getattr(error, "code", None)
-            request_id = getattr(error, "request_id", None)
-            if delay is None:
-                log.debug(
-                    "attempt %d failed, not retrying: model=%s status=%s code=%s "
-                    "request_id=%s error=%s",
-                    retries_done + 1, model, status, code, request_id, type(error).__name__,
-                )  # fmt: skip
-            else:
-                log.debug(
-                    "attempt %d failed, retrying in %.2fs: model=%s status=%s code=%s "
-                    "request_id=%s error=%s",
-                    retries_done + 1, delay, model, status, code, request_id,
-                    type(error).__name__,
-                )  # fmt: skip
+            log.debug(
+                "attempt %d failed, %s: model=%s status=%s code=%s request_id=%s error=%s",
+                retries_done + 1,
+                "not retrying" if delay is None else f"retrying in {delay:.2f}s",
+                model,
+                getattr(error, "status_code", None),
+                getattr(error, "code", None),
+                getattr(error, "request_id", None),
+                type(error).__name__,
+            )
         return delay

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._exceptions import RequestValidationError
 from ._version import __version__
 
 __all__ = [
@@ -61,7 +62,7 @@ class Timeout:
                 pool=value.pool if value.pool is not None else default.pool,
             )
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds (got {value!r})")
+            raise RequestValidationError("timeout", "must be a positive number of seconds", value)
         seconds = float(value)
         return cls(seconds, seconds, seconds, seconds, seconds)
 
@@ -82,7 +83,7 @@ def resolve_base_url(base_url: str | None) -> str:
     url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url must be an http(s) URL (got {url!r})")
+        raise RequestValidationError("base_url", "must be an http(s) URL", url)
     return url.rstrip("/")
 
 

@@ -7,6 +7,7 @@ Every error is a :class:`PowerTokensError`; catch that to catch them all::
      ├── APIError                      anything that went wrong talking to the service
      │    ├── APIConnectionError       the request never got an HTTP answer
      │    │    └── APITimeoutError     connect / read / stream-idle timeout
+     │    │         └── PoolTimeoutError  no request slot came free (not retried)
      │    ├── APIStatusError           the service answered with an error (HTTP or in-stream)
      │    │    ├── BadRequestError             400, codes 1210-1215
      │    │    │    ├── ContextOverflowError   1261: the prompt is longer than the context
@@ -26,7 +27,9 @@ builds answer 500 for client errors (WIRE.md, "Errors").
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +48,7 @@ __all__ = [
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "PowerTokensError",
     "QuotaExceededError",
     "RateLimitError",
@@ -116,6 +120,13 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read or stream-idle timeout fired."""
+
+
+class PoolTimeoutError(APITimeoutError):
+    """No request slot came free within the pool timeout (``max_concurrent_requests``
+    were in flight the whole time). Not retried: the wait was the retry."""
+
+    is_retryable = False
 
 
 _REQUEST_ID_IN_MESSAGE = re.compile(r"\s*\(request id: ([^)]+)\)\s*$")
@@ -192,8 +203,6 @@ class RateLimitError(APIStatusError):
 
     @property
     def retry_after(self) -> float | None:
-        from ._retry import server_delay  # local: _retry imports this module
-
         return server_delay(self.headers)
 
 
@@ -238,6 +247,28 @@ class StreamInterruptedError(APIError):
         self.partial = partial
         if cause is not None:
             self.__cause__ = cause
+
+
+def server_delay(headers: Mapping[str, str]) -> float | None:
+    """The delay in seconds the server asked for, if any (``retry-after-ms`` first)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return float(email.utils.mktime_tz(parsed) - time.time())
 
 
 # --- mapping a status and a business code to a class -------------------------------

@@ -1,25 +1,58 @@
-"""Building the request body: pure, shared by every client and adapter."""
+"""Building and checking a request: pure, one place for every wire policy.
+
+Policies the API lacks are applied here, once, for the clients and both adapters
+(``docs/wire.md`` has the facts behind each):
+
+* **several stop sequences**: the API takes one. The first is sent; all of them are
+  enforced on the answer by the accumulator (``_accumulator``), stream or not;
+* **tool_choice**: the API takes only ``"auto"``. ``"any"``, ``"required"``, ``True``, a
+  tool name or ``{"type": "function", "function": {"name": ...}}`` are sent as
+  ``"auto"`` with one sentence in the system prompt asking for the call
+  (:func:`resolve_tool_choice` gives both); ``"none"`` leaves the tools out;
+* **limits**: every documented limit is checked before anything is sent, naming the
+  field, the limit and the value (:func:`validate_request` for a whole body,
+  :func:`validate_params` for settings on their own, e.g. at a model's construction).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+import httpx
 from pydantic import BaseModel
 
-from ._catalog import DEFAULT_MODEL
+from ._catalog import DEFAULT_MODEL, model_info
+from ._config import Timeout, resolve_base_url
+from ._exceptions import RequestValidationError
 from ._models import ChatCompletionRequest
-from ._validation import normalize_thinking, validate_request
 
-__all__ = ["ChatParams", "build_body", "encode_body"]
+__all__ = [
+    "MAX_TOOLS",
+    "ChatParams",
+    "Prepared",
+    "ToolChoice",
+    "build_body",
+    "normalize_thinking",
+    "resolve_tool_choice",
+    "validate_params",
+    "validate_request",
+]
+
+MAX_TOOLS = 128
+TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ROLES = ("system", "user", "assistant", "tool")
 
 MessageLike = Mapping[str, Any] | BaseModel
 ToolLike = Mapping[str, Any] | BaseModel
 
 
 class ChatParams(TypedDict, total=False):
-    """The optional request fields a chat call takes (the seed's list, plus escapes)."""
+    """The optional arguments of ``chat()`` and ``stream()``."""
 
     model: str
     thinking: bool | str | Mapping[str, Any] | None
@@ -27,10 +60,128 @@ class ChatParams(TypedDict, total=False):
     top_p: float | None
     max_tokens: int | None
     stop: str | Sequence[str] | None
+    """One or several sequences: the first is sent, all are enforced on the answer."""
     tools: Sequence[ToolLike] | None
-    tool_choice: str | None
+    tool_choice: str | bool | Mapping[str, Any] | None
+    """"auto", "none", "any", "required", True/False, a tool name or a function dict."""
+    tool_hint: bool
+    """Ask in the system prompt for the call a forced ``tool_choice`` wants (default True)."""
     extra_body: Mapping[str, Any] | None
-    """Fields beyond the seed, sent as given (the gateway drops what it does not know)."""
+    """Fields beyond the documented ones, sent as given (the gateway drops unknown ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One request, built once and re-sent byte for byte on every retry."""
+
+    url: str
+    content: bytes
+    headers: dict[str, str] = field(repr=False)  # the API key: never in a repr (locals)
+    timeout: httpx.Timeout
+    model: str
+    stream: bool
+    stops: tuple[str, ...] = ()
+    """Every stop sequence to enforce on the answer (the first was sent)."""
+
+
+# --- tool_choice ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """What to send for a requested ``tool_choice``."""
+
+    send_tools: bool
+    """False for "none": the tools are left out of the request."""
+    wire: str | None
+    """``"auto"``, or None to leave the field out."""
+    hint: str | None = None
+    """The sentence asking for the call, for a choice "auto" cannot promise."""
+    forced_name: str | None = None
+    """The tool the caller named, if any."""
+
+    @property
+    def downgraded(self) -> bool:
+        """True when the request asked for more than "auto" promises (tell the user)."""
+        return self.hint is not None
+
+
+def resolve_tool_choice(choice: Any, tool_names: Sequence[str] = ()) -> ToolChoice:
+    """Map ``None``, "auto", "none", "any", "required", ``True``/``False``, a tool name or
+    an OpenAI-style ``{"type": "function", "function": {"name": ...}}`` dict.
+
+    ``tool_names``: the tools offered; "any tool" out of one is that tool, by name.
+    """
+    if choice is None or choice == "auto":
+        return ToolChoice(True, "auto" if choice else None)
+    if choice is False or choice == "none":
+        return ToolChoice(False, None)
+    name: Any = None
+    if choice is True or choice in ("any", "required"):
+        if len(tool_names) != 1:
+            return ToolChoice(True, "auto", _ANY_TOOL_HINT)
+        return ToolChoice(True, "auto", _NAMED_TOOL_HINT.format(name=tool_names[0]))
+    if isinstance(choice, str):
+        name = choice
+    elif isinstance(choice, Mapping):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else choice.get("name")
+    else:
+        raise RequestValidationError(
+            "tool_choice",
+            "must be 'auto', 'none', 'any', 'required', a bool, a tool name or a function dict",
+            choice,
+        )
+    if not isinstance(name, str) or not name:
+        return ToolChoice(True, "auto", _ANY_TOOL_HINT)
+    return ToolChoice(True, "auto", _NAMED_TOOL_HINT.format(name=name), name)
+
+
+_ANY_TOOL_HINT = "Call one of the provided tools to answer; do not answer in plain text."
+_NAMED_TOOL_HINT = "Call the {name} tool to answer; do not answer in plain text."
+
+
+def _add_hint(messages: list[Any], hint: str) -> list[Any]:
+    """``messages`` with ``hint`` in the leading system message (or a new one first,
+    never last: a trailing tool result must stay the last message). A new list."""
+    first = messages[0] if messages else None
+    if isinstance(first, Mapping) and first.get("role") == "system":
+        content = first.get("content")
+        if isinstance(content, str):
+            return [
+                {**first, "content": f"{content}\n\n{hint}" if content else hint},
+                *messages[1:],
+            ]
+        if isinstance(content, list):
+            parts = [*content, {"type": "text", "text": hint}]
+            return [{**first, "content": parts}, *messages[1:]]
+    return [{"role": "system", "content": hint}, *messages]
+
+
+def _tool_name(tool: Any) -> str:
+    function = tool.get("function") if isinstance(tool, Mapping) else None
+    name = function.get("name") if isinstance(function, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+# --- stop sequences ------------------------------------------------------------------
+
+
+def split_stop(stop: Any) -> tuple[list[str] | None, tuple[str, ...]]:
+    """(what to send, every sequence to enforce); raises for a value the API can't take."""
+    if stop is None:
+        return None, ()
+    sequences = [stop] if isinstance(stop, str) else stop
+    if not isinstance(sequences, (list, tuple)) or not all(isinstance(s, str) for s in sequences):
+        raise RequestValidationError("stop", "must be a string or a list of strings", stop)
+    if any(s == "" for s in sequences):
+        raise RequestValidationError("stop", "a stop sequence must not be empty", stop)
+    if not sequences:
+        return None, ()
+    return [sequences[0]], tuple(sequences)
+
+
+# --- building ------------------------------------------------------------------------
 
 
 def _dump(item: MessageLike | ToolLike) -> dict[str, Any]:
@@ -39,46 +190,273 @@ def _dump(item: MessageLike | ToolLike) -> dict[str, Any]:
     return dict(item)
 
 
-def build_body(
+def normalize_thinking(value: Any) -> dict[str, Any] | None:
+    """``True``/``False``/``"enabled"``/``{"type": ...}`` to the wire's ``{"type": ...}``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"type": "enabled" if value else "disabled"}
+    if isinstance(value, str):
+        value = {"type": value}
+    if not isinstance(value, Mapping):
+        raise _fail("thinking", 'must be True, False or {"type": "enabled" | "disabled"}', value)
+    return dict(value)
+
+
+def build(
     messages: Sequence[MessageLike] | ChatCompletionRequest,
     params: Mapping[str, Any],
     *,
     stream: bool,
-) -> dict[str, Any]:
-    """The validated JSON-ready body for ``messages`` and ``params``.
-
-    Raises :class:`RequestValidationError` before anything is sent.
-    """
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The validated body and the stop sequences to enforce on its answer."""
     if isinstance(messages, ChatCompletionRequest):
         body = messages.to_wire()
     else:
         if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
             raise TypeError("messages must be a list of message dicts or models")
         body = {"model": DEFAULT_MODEL, "messages": [_dump(m) for m in messages]}
+    stops: tuple[str, ...] = ()
+    choice: Any = None
     for key, value in params.items():
-        if value is None or key == "extra_body":
+        if value is None or key in ("extra_body", "tool_hint"):
             continue
         if key == "tools":
             body["tools"] = [_dump(t) for t in value]
         elif key == "stop":
-            body["stop"] = [value] if isinstance(value, str) else list(value)
+            body["stop"], stops = split_stop(value)
         elif key == "thinking":
             body["thinking"] = normalize_thinking(value)
+        elif key == "tool_choice":
+            choice = value
         else:
             body[key] = value
+    if choice is not None:
+        tools = body.get("tools") or ()
+        resolved = resolve_tool_choice(choice, [_tool_name(t) for t in tools])
+        if not resolved.send_tools:
+            body.pop("tools", None)
+        elif resolved.hint and not tools:
+            raise _fail("tool_choice", "asks for a tool call, but no tools were given", choice)
+        elif tools:
+            body["tool_choice"] = resolved.wire
+            if resolved.hint and params.get("tool_hint", True):
+                body["messages"] = _add_hint(body["messages"], resolved.hint)
     if stream:
         body["stream"] = True
     else:
         body.pop("stream", None)
-    if not body.get("stop"):
-        body.pop("stop", None)  # an empty list asks for nothing
-    extra = params.get("extra_body")
-    if extra:
+    if body.get("stop") is None:
+        body.pop("stop", None)
+    if not stops and body.get("stop"):  # a request model's own stop list
+        body["stop"], stops = split_stop(body["stop"])
+    if extra := params.get("extra_body"):
         body.update(extra)
     validate_request(body)
-    return body
+    return body, stops
+
+
+def build_body(
+    messages: Sequence[MessageLike] | ChatCompletionRequest,
+    params: Mapping[str, Any],
+    *,
+    stream: bool = False,
+) -> dict[str, Any]:
+    """The JSON body ``chat()``/``stream()`` would send for ``messages`` and ``params``.
+
+    Raises :class:`RequestValidationError` for anything the API would refuse.
+    """
+    return build(messages, params, stream=stream)[0]
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON, encoded once and re-sent unchanged on every retry."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# --- checks --------------------------------------------------------------------------
+
+
+def _fail(field: str, limit: str, value: Any) -> RequestValidationError:
+    return RequestValidationError(field, limit, value)
+
+
+def _number(field: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise _fail(field, f"must be a number in [{low:g}, {high:g}]", value)
+    if not low <= value <= high:
+        raise _fail(field, f"must be in [{low:g}, {high:g}]", value)
+
+
+def _check_max_tokens(value: Any, model: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail("max_tokens", "must be an integer >= 1", value)
+    info = model_info(model)
+    if info.known and value > info.max_output_tokens:
+        raise _fail("max_tokens", f"must be <= {info.max_output_tokens} for {model}", value)
+
+
+def validate_params(
+    *,
+    model: str | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop: str | Sequence[str] | None = None,
+    thinking: Any = None,
+    tools: Sequence[ToolLike] | None = None,
+    tool_choice: Any = None,
+    base_url: str | None = None,
+    timeout: Timeout | httpx.Timeout | float | None = None,
+    max_retries: int | None = None,
+) -> None:
+    """Check settings on their own, with the rules ``chat()`` applies to a request.
+
+    For frameworks that take settings at construction: a bad value fails there, not at
+    the first call. None means "not set". Raises :class:`RequestValidationError`.
+    """
+    name = model if model is not None else DEFAULT_MODEL
+    if model is not None and (not isinstance(model, str) or not model):
+        raise _fail("model", "must be a non-empty string", model)
+    if temperature is not None:
+        _number("temperature", temperature, 0.0, 1.0)
+    if top_p is not None:
+        _number("top_p", top_p, 0.01, 1.0)
+    if max_tokens is not None:
+        _check_max_tokens(max_tokens, name)
+    split_stop(stop)
+    if thinking is not None:
+        _validate_thinking(normalize_thinking(thinking))
+    if tools is not None:
+        _validate_tools([_dump(t) for t in tools])
+    resolve_tool_choice(tool_choice)
+    if base_url is not None:
+        resolve_base_url(base_url)
+    if timeout is not None:
+        Timeout.coerce(timeout)
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+    ):
+        raise _fail("max_retries", "must be an integer >= 0", max_retries)
+
+
+def validate_request(body: Mapping[str, Any]) -> None:
+    """Raise :class:`RequestValidationError` if ``body`` breaks a documented limit."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _fail("model", "must be a non-empty string", model)
+    _validate_messages(body.get("messages"))
+    if (value := body.get("temperature")) is not None:
+        _number("temperature", value, 0.0, 1.0)
+    if (value := body.get("top_p")) is not None:
+        _number("top_p", value, 0.01, 1.0)
+    if (value := body.get("max_tokens")) is not None:
+        _check_max_tokens(value, model)
+    if (value := body.get("stop")) is not None:
+        if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
+            raise _fail("stop", "must be a list of non-empty strings", value)
+        if len(value) > 1:
+            raise _fail("stop", "the API takes one stop sequence (pass several to chat())", value)
+    if (value := body.get("stream")) is not None and not isinstance(value, bool):
+        raise _fail("stream", "must be true or false", value)
+    if (value := body.get("thinking")) is not None:
+        _validate_thinking(value)
+    if (value := body.get("tools")) is not None:
+        _validate_tools(value)
+    if (value := body.get("tool_choice")) is not None and value != "auto":
+        raise _fail("tool_choice", 'the API accepts only "auto"', value)
+
+
+def _validate_thinking(value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise _fail("thinking", 'must be an object {"type": "enabled" | "disabled"}', value)
+    kind = value.get("type")
+    if kind not in ("enabled", "disabled"):
+        raise _fail("thinking.type", 'must be "enabled" or "disabled"', kind)
+    clear = value.get("clear_thinking")
+    if clear is not None and not isinstance(clear, bool):
+        raise _fail("thinking.clear_thinking", "must be true or false", clear)
+
+
+def _validate_tools(tools: Any) -> None:
+    if not isinstance(tools, list):
+        raise _fail("tools", "must be a list", tools)
+    if len(tools) > MAX_TOOLS:
+        raise _fail("tools", f"at most {MAX_TOOLS} tools", f"{len(tools)} tools")
+    for i, tool in enumerate(tools):
+        where = f"tools[{i}]"
+        if not isinstance(tool, Mapping):
+            raise _fail(where, "must be an object", tool)
+        if tool.get("type") != "function":
+            raise _fail(f"{where}.type", 'only "function" tools are supported', tool.get("type"))
+        function = tool.get("function")
+        if not isinstance(function, Mapping):
+            raise _fail(f"{where}.function", "must be an object with a name", function)
+        name = function.get("name")
+        if not isinstance(name, str) or not TOOL_NAME_PATTERN.match(name):
+            raise _fail(f"{where}.function.name", "must match ^[A-Za-z0-9_-]{1,64}$", name)
+        params = function.get("parameters")
+        if params is not None and not isinstance(params, Mapping):
+            raise _fail(f"{where}.function.parameters", "must be a JSON schema object", params)
+
+
+def _validate_messages(messages: Any) -> None:
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+        raise _fail("messages", "must be a non-empty list of messages", messages)
+    has_prompt = False
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, Mapping):
+            raise _fail(where, "must be an object with a role", message)
+        role = message.get("role")
+        if role not in _ROLES:
+            raise _fail(f"{where}.role", "must be system, user, assistant or tool", role)
+        if role in ("user", "tool"):
+            has_prompt = True
+        content = message.get("content")
+        if content is None:
+            if role != "assistant":
+                raise _fail(f"{where}.content", f"a {role} message needs content", content)
+        elif isinstance(content, list):
+            _validate_parts(where, content)
+        elif not isinstance(content, str):
+            raise _fail(f"{where}.content", "must be a string or a list of parts", content)
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise _fail(f"{where}.tool_call_id", "a tool message needs tool_call_id", call_id)
+        elif role == "assistant" and message.get("tool_calls") is not None:
+            _validate_tool_calls(where, message["tool_calls"])
+    if not has_prompt:
+        raise _fail(
+            "messages",
+            "at least one message must be neither system nor assistant",
+            [m.get("role") for m in messages if isinstance(m, Mapping)],
+        )
+
+
+def _validate_parts(where: str, parts: list[Any]) -> None:
+    for j, part in enumerate(parts):
+        at = f"{where}.content[{j}]"
+        if not isinstance(part, Mapping) or part.get("type") not in ("text", "image_url"):
+            raise _fail(at, 'parts must be {"type": "text"} or {"type": "image_url"}', part)
+        if part["type"] == "text":
+            if not isinstance(part.get("text"), str):
+                raise _fail(f"{at}.text", "must be a string", part.get("text"))
+        else:
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, Mapping) else None
+            if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
+                raise _fail(f"{at}.image_url.url", "must be an http(s) URL or a data: URI", url)
+
+
+def _validate_tool_calls(where: str, calls: Any) -> None:
+    if not isinstance(calls, list):
+        raise _fail(f"{where}.tool_calls", "must be a list", calls)
+    for k, call in enumerate(calls):
+        at = f"{where}.tool_calls[{k}]"
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise _fail(at, "must be {id, type: function, function: {name, arguments}}", call)
+        if not isinstance(function.get("arguments", ""), str):
+            raise _fail(f"{at}.function.arguments", "must be a JSON string", function["arguments"])

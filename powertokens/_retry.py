@@ -1,4 +1,4 @@
-"""The retry policy: pure functions, no I/O (WIRE.md, "Transport practice").
+"""The retry policy: pure functions, no I/O (``docs/errors.md``, "Retries").
 
 * Retry connection errors, timeouts, 408, 409, 429 and 5xx, unless the business code
   says no: quota codes (1113, 1304, 1308...), bad requests, auth, content filter.
@@ -10,18 +10,19 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
+    PoolTimeoutError,
     PowerTokensError,
+    RequestValidationError,
     StreamInterruptedError,
     is_known_code,
+    server_delay,
 )
 
 __all__ = ["RetryPolicy", "server_delay", "should_retry_status"]
@@ -47,28 +48,6 @@ def should_retry_status(status_code: int, code: str | None) -> bool:
     return status_code in _RETRY_STATUSES or status_code >= 500
 
 
-def server_delay(headers: Mapping[str, str]) -> float | None:
-    """The delay in seconds the server asked for, if any (``retry-after-ms`` first)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    ms = lowered.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
-        return None
-    return float(email.utils.mktime_tz(parsed) - time.time())
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """When to retry and how long to wait; the clients ask it after each failure."""
@@ -81,7 +60,7 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0 (got {self.max_retries})")
+            raise RequestValidationError("max_retries", "must be an integer >= 0", self.max_retries)
 
     def backoff(self, retries_done: int, rand: Callable[[], float] = random.random) -> float:
         """The delay before retry number ``retries_done + 1``, with jitter."""
@@ -105,7 +84,9 @@ class RetryPolicy:
                 if asked > self.max_server_delay:
                     return None
                 return asked
-        elif not isinstance(error, (APIConnectionError, StreamInterruptedError)):
+        elif isinstance(error, PoolTimeoutError) or not isinstance(
+            error, (APIConnectionError, StreamInterruptedError)
+        ):
             # A stream broken before anything was delivered is a transport failure;
             # after delivery the clients never ask (nothing is re-sent and spliced).
             return None

@@ -215,7 +215,7 @@ async def test_tool_choice_none_sends_no_tools_and_forced_asks_in_system(
     assert body["tool_choice"] == "auto"
     assert body["messages"][0] == {
         "role": "system",
-        "content": "Call the get_weather tool to answer.",
+        "content": "Call the get_weather tool to answer; do not answer in plain text.",
     }
 
 

@@ -262,5 +262,6 @@ def test_model_pickles_without_clients() -> None:
     assert clone._client is None
     assert clone.api_key is not None
     assert clone.api_key.get_secret_value() == "sk-secret-123"
-    assert model._client is client
+    assert model._client is not None
+    assert model._client[1] is client
     model.close()

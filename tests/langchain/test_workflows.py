@@ -18,7 +18,7 @@ from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from langchain_powertokens import ChatPowerTokens
+from langchain_powertokens import ChatPowerTokens, PowerTokensRateLimitError
 from powertokens.emulator import Emulator
 
 from .conftest import KEY, Factory
@@ -218,37 +218,49 @@ def test_profile_params_and_identity(make_model: Factory) -> None:
     assert model._identifying_params["model"] == "glm-4.5-air"
 
 
-async def test_clients_are_made_once_and_dropped_when_settings_change(
+async def test_one_core_client_per_model_that_follows_settings_changes(
     make_model: Factory, emu: Emulator
 ) -> None:
     model = make_model()
     assert model._client is None  # nothing made at construction
     model.invoke("Hello")
-    client = model._client
+    assert model._client is not None
+    client = model._client[1]
     model.invoke("Hello")
-    assert model._client is client
+    assert model._client[1] is client  # made once
     await model.ainvoke("Hello")
-    async_client = model._async_client
+    assert model._async_client is not None
+    async_client = model._async_client[1]
     await model.ainvoke("Hello")
-    assert model._async_client is async_client
-    copy = model.model_copy(update={"max_retries": 0})
-    assert copy._client is None
-    deep = model.model_copy(deep=True)
-    assert deep._client is None
-    assert model._client is client
+    assert model._async_client[1] is async_client
+
+    # However a setting changes (assignment, a copy's update), the next call uses it.
+    strict = model.model_copy(update={"max_retries": 0})
+    emu.push_fault("429:1302")
+    with pytest.raises(PowerTokensRateLimitError):
+        strict.invoke("Hello")
+    assert emu.request_count == 5  # one attempt: not retried
+    emu.push_fault("429:1302")
+    assert model.invoke("Hello").text  # the original still retries
+    model.max_retries = 0
+    emu.push_fault("429:1302")
+    with pytest.raises(PowerTokensRateLimitError):
+        await model.ainvoke("Hello")
+    assert model._async_client[1] is not async_client
     model.base_url = emu.url + "/"
-    assert model._client is None
-    assert model._async_client is None
     assert model.invoke("Hello").text
+    deep = model.model_copy(deep=True)
+    assert deep.invoke("Hello").text
     await model.aclose()
 
 
-def test_separate_event_loops_get_separate_async_clients(make_model: Factory) -> None:
+def test_one_async_client_serves_every_event_loop(make_model: Factory) -> None:
     model = make_model()
     assert asyncio.run(model.ainvoke("Hello")).text
-    first = model._async_client
-    assert asyncio.run(model.ainvoke("Hello")).text  # a new loop: no stale pool
-    assert model._async_client is not first
+    assert model._async_client is not None
+    first = model._async_client[1]
+    assert asyncio.run(model.ainvoke("Hello")).text  # a new loop: the core gives it a pool
+    assert model._async_client[1] is first
 
 
 # --- the documented examples -------------------------------------------------------------

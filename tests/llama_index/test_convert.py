@@ -13,8 +13,8 @@ import pytest
 from llama_index.core.base.llms.types import (
     CachePoint,
     ChatMessage,
+    ChatResponse,
     ImageBlock,
-    MessageRole,
     TextBlock,
     ThinkingBlock,
     ToolCallBlock,
@@ -31,15 +31,14 @@ from llama_index_powertokens._tools import (
     JsonFallback,
     fallback_tool_call,
     parse_arguments,
+    prepare_tools_call,
     tool_selections,
     tool_spec,
-    with_tool_nudge,
 )
 from powertokens import (
     ChatCompletion,
     RequestValidationError,
     StreamAccumulator,
-    StreamDelta,
 )
 
 PNG = base64.b64decode(
@@ -171,7 +170,8 @@ def test_history_is_not_mutated() -> None:
     ]
     before = [m.model_dump() for m in history]
     to_wire_messages(history)
-    with_tool_nudge(history, ["f"], None)
+    tool = FunctionTool.from_defaults(lambda a: a, name="f", description="f")
+    prepare_tools_call([tool], "and now?", history, True, None, {})
     assert [m.model_dump() for m in history] == before
 
 
@@ -223,19 +223,20 @@ def test_chat_response_blocks_usage_and_invalid_arguments() -> None:
     assert response.raw is completion
 
 
-def test_chat_response_cuts_every_stop_sequence() -> None:
-    response = chat_response(_completion(content="one two. three END four"), stops=("END", "."))
-    assert response.message.content == "one two"
-
-
 def test_usage_kwargs_empty_without_usage() -> None:
     assert usage_kwargs(None) == {}
 
 
-def _deltas(chunks: list[dict[str, Any]]) -> list[StreamDelta]:
+def _fold(chunks: list[dict[str, Any]], fallback: JsonFallback | None = None) -> list[ChatResponse]:
+    """The responses a stream of ``chunks`` gives: the core accumulator feeds the state."""
     acc = StreamAccumulator()
-    out = [acc.add_chunk(chunk) for chunk in chunks]
-    return [d for d in out if d is not None]
+    state = StreamState(acc, fallback)
+    responses = []
+    for chunk in chunks:
+        delta = acc.add_chunk(chunk)
+        if delta is not None and (visible := state.feed(delta)) is not None:
+            responses.append(state.chat_response(delta, visible))
+    return responses
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -253,10 +254,7 @@ def test_stream_state_cumulative_message_and_deltas() -> None:
         _chunk({"content": "Hello"}),
         _chunk({"content": " there"}, "stop", usage=USAGE),
     ]
-    state = StreamState()
-    responses = [
-        state.chat_response(d, v) for d in _deltas(chunks) if (v := state.feed(d)) is not None
-    ]
+    responses = _fold(chunks)
     assert [r.delta for r in responses] == ["", "", "\n", "Hello", " there"]
     assert [r.additional_kwargs.get("thinking_delta") for r in responses] == [
         "Hm",
@@ -328,10 +326,7 @@ def test_stream_state_cumulative_message_and_deltas() -> None:
     ],
 )
 def test_stream_state_tool_calls(chunks: list[dict[str, Any]]) -> None:
-    state = StreamState()
-    responses = [
-        state.chat_response(d, v) for d in _deltas(chunks) if (v := state.feed(d)) is not None
-    ]
+    responses = _fold(chunks)
     for response in responses:  # every chunk parses, even mid-arguments
         tool_selections(response.message)
     final = responses[-1].message
@@ -344,30 +339,6 @@ def test_stream_state_tool_calls(chunks: list[dict[str, Any]]) -> None:
         '{"x": 1}',
         '{"y": 2}',
     ]
-
-
-def test_stream_state_stop_sequence_across_chunks() -> None:
-    chunks = [
-        _chunk({"content": "alpha EN"}),
-        _chunk(
-            {
-                "content": "D beta",
-                "tool_calls": [{"index": 0, "id": "a", "function": {"name": "f"}}],
-            }
-        ),
-        _chunk({"content": " gamma"}, "stop", usage=USAGE),
-    ]
-    state = StreamState(stops=("END", "zzz"))
-    responses = []
-    for delta in _deltas(chunks):
-        visible = state.feed(delta)
-        if visible is not None:
-            responses.append(state.chat_response(delta, visible))
-        if state.stopped:
-            break
-    assert "".join(r.delta or "" for r in responses) == "alpha "
-    assert responses[-1].message.content == "alpha "
-    assert tool_selections(responses[-1].message) == []  # nothing after the stop
 
 
 # -- tools -------------------------------------------------------------------------------
@@ -395,10 +366,7 @@ def test_fallback_in_a_stream_appears_on_the_finish_chunk() -> None:
         _chunk({"content": '{"title": "Blue", '}),
         _chunk({"content": '"year": 1971}'}, "stop"),
     ]
-    state = StreamState(fallback=JsonFallback("Album", Album))
-    responses = [
-        state.chat_response(d, v) for d in _deltas(chunks) if (v := state.feed(d)) is not None
-    ]
+    responses = _fold(chunks, JsonFallback("Album", Album))
     assert tool_selections(responses[0].message) == []
     [selection] = tool_selections(responses[-1].message)
     assert selection.tool_kwargs == {"title": "Blue", "year": 1971}
@@ -433,20 +401,6 @@ def test_tool_spec_is_cached_and_wire_shaped() -> None:
     assert tool_spec(tool) is spec
 
 
-def test_nudge_copies_a_leading_system_message() -> None:
-    history = [
-        ChatMessage(role="system", content="Be kind."),
-        ChatMessage(role="user", content="x"),
-    ]
-    nudged = with_tool_nudge(history, ["a", "b"], None)
-    assert nudged[0] is not history[0]
-    assert nudged[0].content.startswith("Be kind.\nYou must call one of these tools")
-    assert history[0].content == "Be kind."
-    forced = with_tool_nudge(history[1:], ["a"], "a")
-    assert forced[0].role == MessageRole.SYSTEM
-    assert "`a`" in forced[0].content
-
-
 # -- per-call parameters -------------------------------------------------------------------
 
 
@@ -479,9 +433,8 @@ def test_merge_call_maps_every_kind_of_kwarg() -> None:
         },
     )
     assert call.params["temperature"] == 0.1
-    assert call.params["stop"] == ["A"]
-    assert call.stops == ("A", "B")
-    assert call.params["tool_choice"] == "auto"
+    assert call.params["stop"] == ["A", "B"]  # the core sends the first, enforces both
+    assert call.params["tool_choice"] == "required"  # the core maps it onto "auto" + a hint
     assert call.params["extra_body"] == {"do_sample": True, "custom_field": 7}
     assert call.fallback == JsonFallback("f", None)
     assert "formatted" not in call.params

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import powertokens._client as client_module
+import powertokens._streaming as streaming_module
 from powertokens.emulator import Emulator
 
 from .stacks import KEY
@@ -52,8 +53,9 @@ class Sleeps:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
-    """Patch the clients' ``time.sleep`` / ``asyncio.sleep`` (only in ``powertokens._client``,
-    the one place that waits between attempts): delays are recorded, not waited."""
+    """Patch the clients' ``time.sleep`` / ``asyncio.sleep`` (only in ``powertokens._client``
+    and ``powertokens._streaming``, the places that wait between attempts): delays are
+    recorded, not waited."""
     recorder = Sleeps()
     real_sleep = asyncio.sleep
 
@@ -64,6 +66,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
         recorder.delays.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(client_module, "time", _Module(time, sleep=fake_sleep))
-    monkeypatch.setattr(client_module, "asyncio", _Module(asyncio, sleep=fake_async_sleep))
+    for module in (client_module, streaming_module):
+        monkeypatch.setattr(module, "time", _Module(time, sleep=fake_sleep))
+        monkeypatch.setattr(module, "asyncio", _Module(asyncio, sleep=fake_async_sleep))
     return recorder

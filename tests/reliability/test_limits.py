@@ -107,11 +107,11 @@ LIMITS = [
     Limit(
         "tool-choice",
         "tool_choice",
-        '"auto"',
-        "'required'",
-        {"tool_choice": "required"},
+        "'auto', 'none', 'any', 'required'",
+        "3.5",
+        {"tool_choice": 3.5},
         tools=(1, "lookup"),
-        stacks=("core",),  # the adapters map every choice onto "auto"
+        stacks=("core",),  # every framework choice maps onto "auto" (+ a hint)
     ),
     Limit(
         "no-user-turn",
@@ -361,7 +361,7 @@ async def test_a_broken_limit_is_refused_before_sending(
 
 
 def test_every_documented_limit_is_in_the_table() -> None:
-    from powertokens._validation import MAX_TOOLS
+    from powertokens._request import MAX_TOOLS
 
     fields = {limit.where.split("[")[0].split(".")[0] for limit in LIMITS}
     assert fields >= {"temperature", "top_p", "max_tokens", "thinking", "stop", "tools"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -216,18 +215,3 @@ def test_the_stream_knows_its_request_id() -> None:
     with make_sync(script).stream(MESSAGES) as stream:
         next(iter(stream))
         assert stream.request_id == "rid-2"
-
-
-def test_an_async_client_survives_a_new_event_loop() -> None:
-    # asyncio.run twice: the second loop must not reuse the first loop's pool.
-    client = AsyncPowerTokens(api_key="k", base_url="https://example.test/v1",
-                              max_concurrent_requests=2)  # fmt: skip
-    pools = []
-
-    async def call() -> None:
-        client._bind()
-        pools.append(client._http)
-
-    asyncio.run(call())
-    asyncio.run(call())
-    assert pools[0] is not pools[1]

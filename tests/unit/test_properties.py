@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from powertokens import PowerTokensError, SSEDecoder, StreamAccumulator
-from powertokens._stop import StopFilter, cut_at_stop
+from powertokens._accumulator import StopFilter, cut_at_stop
 
 # Text without CR/LF (those end SSE lines); everything else, U+2028 included, is fair.
 line_text = st.text(st.characters(exclude_characters="\r\n", codec="utf-8"), max_size=40)

@@ -1,4 +1,5 @@
-"""Pure helpers both adapters share: stop sequences, tool_choice, JSON in text."""
+"""The core's pure policies for what the API lacks: several stop sequences, any
+tool_choice, JSON in text (``powertokens.lib``)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,29 @@ from typing import Any
 
 import pytest
 
-from powertokens._jsontext import extract_json
-from powertokens._stop import StopFilter, cut_at_stop, split_stop
-from powertokens._toolchoice import resolve_tool_choice
+from powertokens import RequestValidationError, build_body, resolve_tool_choice
+from powertokens._accumulator import StopFilter, cut_at_stop
+from powertokens._request import split_stop
+from powertokens.lib import extract_json
 
 
 @pytest.mark.parametrize(
     ("stop", "server", "local"),
     [
-        (None, None, []),
-        ("END", ["END"], ["END"]),
-        (["a", "b"], ["a"], ["a", "b"]),
-        ([], None, []),
-        (["", "x"], ["x"], ["x"]),
+        (None, None, ()),
+        ("END", ["END"], ("END",)),
+        (["a", "b"], ["a"], ("a", "b")),
+        ([], None, ()),
     ],
 )
-def test_split_stop(stop: Any, server: Any, local: list[str]) -> None:
+def test_split_stop(stop: Any, server: Any, local: tuple[str, ...]) -> None:
     assert split_stop(stop) == (server, local)
+
+
+@pytest.mark.parametrize("stop", [["", "x"], [""], ""])
+def test_an_empty_stop_sequence_is_refused_not_dropped(stop: Any) -> None:
+    with pytest.raises(RequestValidationError, match="must not be empty"):
+        split_stop(stop)
 
 
 @pytest.mark.parametrize(
@@ -63,12 +70,6 @@ def test_stop_filter_holds_back_only_possible_starts() -> None:
     assert f.feed("more") == ""
 
 
-def test_stop_filter_without_stops_passes_through() -> None:
-    f = StopFilter([])
-    assert not f.active
-    assert f.feed("abc") == "abc"
-
-
 @pytest.mark.parametrize(
     ("choice", "send", "wire", "downgraded", "name"),
     [
@@ -96,6 +97,57 @@ def test_tool_choice(choice: Any, send: bool, wire: Any, downgraded: bool, name:
 def test_tool_choice_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="tool_choice"):
         resolve_tool_choice(3.5)
+
+
+USER = [{"role": "user", "content": "Weather in Paris?"}]
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+TWO = [*TOOLS, {"type": "function", "function": {"name": "get_time", "parameters": {}}}]
+NAMED = "Call the get_weather tool to answer; do not answer in plain text."
+ANY = "Call one of the provided tools to answer; do not answer in plain text."
+SYSTEM = {"role": "system", "content": "Be brief."}
+
+
+@pytest.mark.parametrize(
+    ("messages", "tools", "choice", "first"),
+    [
+        (USER, TWO, "get_weather", {"role": "system", "content": NAMED}),
+        (
+            USER,
+            TWO,
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"role": "system", "content": NAMED},
+        ),
+        (USER, TWO, "required", {"role": "system", "content": ANY}),
+        (USER, TWO, True, {"role": "system", "content": ANY}),
+        (USER, TOOLS, "any", {"role": "system", "content": NAMED}),  # "any" of one tool: by name
+        ([SYSTEM, *USER], TWO, "any", {"role": "system", "content": f"Be brief.\n\n{ANY}"}),
+        (
+            [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]}, *USER],
+            TWO,
+            "any",
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": ANY}],
+            },
+        ),
+    ],
+)
+def test_a_forced_tool_choice_is_sent_as_auto_with_one_hint(
+    messages: list[dict[str, Any]], tools: list[Any], choice: Any, first: dict[str, Any]
+) -> None:
+    body = build_body(messages, {"tools": tools, "tool_choice": choice})
+    assert body["tool_choice"] == "auto"
+    assert body["messages"][0] == first
+    assert body["messages"][-1] == USER[-1]  # the hint never goes last
+    assert messages[0] != first  # the caller's list is not modified
+
+
+def test_tool_choice_none_sends_no_tools_and_the_hint_can_be_turned_off() -> None:
+    assert "tools" not in build_body(USER, {"tools": TOOLS, "tool_choice": "none"})
+    quiet = build_body(USER, {"tools": TOOLS, "tool_choice": "required", "tool_hint": False})
+    assert quiet["messages"] == USER
+    assert quiet["tool_choice"] == "auto"
+    assert "tool_hint" not in quiet
 
 
 @pytest.mark.parametrize(

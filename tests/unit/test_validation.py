@@ -14,6 +14,8 @@ from powertokens import (
     UserMessage,
     build_body,
     normalize_thinking,
+    validate_params,
+    validate_request,
 )
 
 USER = [{"role": "user", "content": "hi"}]
@@ -37,17 +39,19 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"max_tokens": True}, "max_tokens", "integer"),
     ({"max_tokens": 128_001, "model": "glm-5"}, "max_tokens", "<= 128000 for glm-5"),
     ({"max_tokens": 96_001, "model": "glm-4.5-air"}, "max_tokens", "<= 96000"),
-    ({"stop": ["a", "b"]}, "stop", "at most 1 stop sequence"),
     ({"stop": [""]}, "stop", "must not be empty"),
+    ({"stop": ["a", ""]}, "stop", "must not be empty"),
     ({"stop": [1]}, "stop", "list of strings"),
+    ({"stop": 7}, "stop", "list of strings"),
     ({"tools": [tool(f"t{i}") for i in range(129)]}, "tools", "at most 128"),
     ({"tools": [tool("has space")]}, "tools[0].function.name", "^[A-Za-z0-9_-]{1,64}$"),
     ({"tools": [tool("x" * 65)]}, "tools[0].function.name", "{1,64}"),
     ({"tools": [tool("ok"), tool("bad.dot")]}, "tools[1].function.name", "A-Za-z"),
     ({"tools": [{"type": "retrieval", "function": {"name": "x"}}]}, "tools[0].type", "function"),
     ({"tools": [{"type": "function"}]}, "tools[0].function", "object"),
-    ({"tool_choice": "required"}, "tool_choice", '"auto"'),
-    ({"tool_choice": "none"}, "tool_choice", '"auto"'),
+    ({"tool_choice": "required"}, "tool_choice", "no tools were given"),
+    ({"tool_choice": "get_weather"}, "tool_choice", "no tools were given"),
+    ({"tool_choice": 3.5}, "tool_choice", "'auto', 'none', 'any'"),
     ({"thinking": {"type": "on"}}, "thinking.type", '"enabled" or "disabled"'),
     (
         {"thinking": {"type": "enabled", "clear_thinking": "no"}},
@@ -135,7 +139,7 @@ def test_a_valid_body_is_normalized() -> None:
         "temperature": 0,
         "top_p": 1,
         "max_tokens": 1,
-        "stop": ["END"],  # a bare string goes out as a one-item list (WIRE.md)
+        "stop": ["END"],  # a bare string goes out as a one-item list (docs/wire.md)
         "thinking": {"type": "disabled"},
         "tools": [tool("get_weather"), tool("x-y_1")],
         "tool_choice": "auto",
@@ -181,3 +185,54 @@ def test_unknown_models_are_an_open_string() -> None:
 )
 def test_normalize_thinking(value: Any, expected: Any) -> None:
     assert normalize_thinking(value) == expected
+
+
+def test_several_stops_send_the_first_and_the_body_check_refuses_more() -> None:
+    assert build_body(USER, {"stop": ["a", "b", "c"]})["stop"] == ["a"]
+    with pytest.raises(RequestValidationError, match="takes one stop sequence") as err:
+        validate_request({"model": "glm-5", "messages": USER, "stop": ["a", "b"]})
+    assert err.value.field == "stop"
+
+
+# validate_params: settings on their own, with the same rules (adapters check at construction)
+INVALID_SETTINGS: list[tuple[dict[str, Any], str, str]] = [
+    ({"temperature": 1.5}, "temperature", "[0, 1]"),
+    ({"top_p": 0}, "top_p", "[0.01, 1]"),
+    ({"max_tokens": 128_001, "model": "glm-5"}, "max_tokens", "<= 128000 for glm-5"),
+    ({"max_tokens": 128_001}, "max_tokens", "<= 128000 for glm-5-turbo"),
+    ({"max_tokens": 96_001, "model": "glm-4.5-air"}, "max_tokens", "<= 96000"),
+    ({"stop": ["ok", ""]}, "stop", "must not be empty"),
+    ({"thinking": {"type": "maybe"}}, "thinking.type", "enabled"),
+    ({"tools": [tool("has space")]}, "tools[0].function.name", "A-Za-z"),
+    ({"tool_choice": 3.5}, "tool_choice", "must be"),
+    ({"base_url": "ftp://example.com"}, "base_url", "http(s) URL"),
+    ({"timeout": -1}, "timeout", "positive"),
+    ({"max_retries": -1}, "max_retries", ">= 0"),
+    ({"model": ""}, "model", "non-empty"),
+]
+
+
+@pytest.mark.parametrize(("settings", "field", "limit"), INVALID_SETTINGS)
+def test_validate_params_names_field_limit_and_value(
+    settings: dict[str, Any], field: str, limit: str
+) -> None:
+    with pytest.raises(RequestValidationError) as err:
+        validate_params(**settings)
+    assert (err.value.field, limit in err.value.limit) == (field, True)
+
+
+def test_validate_params_accepts_what_chat_accepts() -> None:
+    validate_params()
+    validate_params(
+        model="glm-9-future",
+        temperature=0,
+        top_p=1,
+        max_tokens=500_000,  # an unknown model: the catalog has no limit to enforce
+        stop=["Observation:", "\nEND"],
+        thinking=False,
+        tools=[tool("get_weather")],
+        tool_choice="required",
+        base_url="http://127.0.0.1:1/v1",
+        timeout=3,
+        max_retries=0,
+    )

@@ -1,0 +1,437 @@
+"""A sans-IO stream accumulator: chunk dicts in; deltas and a final completion out.
+
+Rules (``docs/wire.md``, "Stream"):
+
+* reasoning, content and tool-call pieces are passed on as they come; ``""`` is not
+  a switch of phase, and a lone ``"\\n"`` is kept (the text equals what was sent);
+* tool calls are accumulated by ``index``: ``id``/``name`` are set when present and
+  never concatenated, ``arguments`` pieces are concatenated (None counts as ``""``),
+  a dict argument is JSON-encoded. Both forms (whole call per chunk, and argument
+  fragments) give the same final call; :attr:`StreamAccumulator.tool_calls` is the
+  running state, so no caller accumulates them a second time;
+* usage may come on the finish chunk and again on an OpenAI-style ``choices: []``
+  chunk: it is reported once;
+* ``{"error": ...}`` as an event is raised as a typed error;
+* a stream is complete only when a ``finish_reason`` arrived; ``[DONE]`` alone
+  proves nothing, and nothing after ``[DONE]`` is parsed;
+* stop sequences (all of them: the API was sent only the first) are enforced on the
+  content: text that may be the start of one is held back until the next piece
+  settles it, and once one is complete the answer ends there, with
+  ``finish_reason="stop"``, and :attr:`StreamAccumulator.finished` turns true so the
+  stream can close its connection.
+
+The deltas are plain slotted objects and the final completion is validated into a
+:class:`ChatCompletion` once, at the end: no pydantic work per chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._exceptions import StreamInterruptedError, make_status_error
+from ._json import loads
+from ._models import ChatCompletion, Usage
+
+__all__ = [
+    "StopFilter",
+    "StreamAccumulator",
+    "StreamDelta",
+    "StreamedToolCall",
+    "ToolCallDelta",
+    "apply_stops",
+    "cut_at_stop",
+]
+
+_EMPTY: tuple[Any, ...] = ()
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of one tool call. ``id``/``name`` are set on the first piece of a call."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class StreamDelta:
+    """What one chunk added. Empty strings mean "nothing of that kind in this chunk"."""
+
+    reasoning: str = ""
+    content: str = ""
+    """Answer text, already cut at the stop sequences."""
+    tool_calls: tuple[ToolCallDelta, ...] = _EMPTY
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    """Set on exactly one delta of a stream (the first chunk that carried usage)."""
+    id: str = ""
+    """The completion id (the same on every delta of a stream)."""
+    model: str = ""
+    """The model that answered, as the service named it."""
+    chunk: dict[str, Any] = field(default_factory=dict)
+    """The decoded chunk as received."""
+
+
+class StreamedToolCall:
+    """One tool call as accumulated so far (``arguments`` grows while it streams)."""
+
+    __slots__ = ("_args", "id", "index", "name", "type")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id = ""
+        self.name = ""
+        self.type = "function"
+        self._args: list[str] = []
+
+    @property
+    def arguments(self) -> str:
+        """The argument text received so far (a JSON string once the call is complete)."""
+        args = self._args
+        if len(args) > 1:
+            args[:] = ["".join(args)]  # joined once per change, however often it is read
+        return args[0] if args else ""
+
+    def __repr__(self) -> str:
+        return f"StreamedToolCall(index={self.index}, id={self.id!r}, name={self.name!r})"
+
+
+# --- stop sequences ------------------------------------------------------------------
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """``text`` cut before the earliest stop sequence, and whether one was found."""
+    best = -1
+    for stop in stops:
+        at = text.find(stop)
+        if at != -1 and (best == -1 or at < best):
+            best = at
+    if best == -1:
+        return text, False
+    return text[:best], True
+
+
+class StopFilter:
+    """Streamed text in, text safe to show out (see the module docstring)."""
+
+    __slots__ = ("_held", "_longest", "_stops", "stopped")
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = [s for s in stops if s]
+        self._longest = max((len(s) for s in self._stops), default=0)
+        self._held = ""
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        """The part of ``held + piece`` that can no longer be the start of a stop."""
+        if self.stopped:
+            return ""
+        text = self._held + piece
+        cut, found = cut_at_stop(text, self._stops)
+        if found:
+            self.stopped = True
+            self._held = ""
+            return cut
+        keep = self._holdback(text)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """End of the answer: release what was held back (it never became a stop)."""
+        held, self._held = self._held, ""
+        return held
+
+    @property
+    def held(self) -> str:
+        return self._held
+
+    def _holdback(self, text: str) -> int:
+        """Length of the longest suffix of ``text`` that is a proper prefix of a stop."""
+        limit = min(len(text), self._longest - 1)
+        for size in range(limit, 0, -1):
+            tail = text[-size:]
+            if any(stop.startswith(tail) for stop in self._stops):
+                return size
+        return 0
+
+
+def apply_stops(completion: ChatCompletion, stops: Sequence[str]) -> ChatCompletion:
+    """A whole answer cut at the earliest stop sequence: the server would have ended
+    there, so nothing after it is kept (tool calls included) and it finished by "stop"."""
+    if not stops or not completion.choices:
+        return completion
+    message = completion.choices[0].message
+    text, hit = cut_at_stop(message.content or "", stops)
+    if hit:
+        message.content = text
+        message.tool_calls = None
+        completion.choices[0].finish_reason = "stop"
+    return completion
+
+
+# --- the accumulator -----------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+class StreamAccumulator:
+    """Turns decoded chunks into deltas and, at the end, a :class:`ChatCompletion`.
+
+    One per stream attempt: :meth:`add_data` per SSE event until :attr:`finished`,
+    then :meth:`result` (raises :class:`StreamInterruptedError` when no finish arrived).
+    """
+
+    __slots__ = (
+        "_calls",
+        "_content",
+        "_created",
+        "_filter",
+        "_id",
+        "_model",
+        "_reasoning",
+        "_role",
+        "_stops",
+        "_usage",
+        "_usage_reported",
+        "_whole",
+        "done",
+        "emitted",
+        "finish_reason",
+        "request_id",
+        "stopped",
+    )
+
+    def __init__(self, stops: Sequence[str] = (), request_id: str | None = None) -> None:
+        self.request_id = request_id
+        self._id = ""
+        self._created: int | None = None
+        self._model = ""
+        self._role = "assistant"
+        self._reasoning: list[str] = []
+        self._content: list[str] = []
+        self._calls: dict[int, StreamedToolCall] = {}
+        self._usage: dict[str, Any] | None = None
+        self._usage_reported = False
+        self._stops = tuple(stops)
+        self._filter = StopFilter(stops) if stops else None
+        self._whole: ChatCompletion | None = None
+        self.finish_reason: str | None = None
+        self.done = False  # "[DONE]" seen
+        self.stopped = False  # a stop sequence ended the answer
+        self.emitted = 0  # deltas handed out: after the first, nothing is retried
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more to read: ``[DONE]`` arrived, or a stop sequence ended the answer."""
+        return self.done or self.stopped
+
+    @property
+    def tool_calls(self) -> list[StreamedToolCall]:
+        """The tool calls so far, in index order (live objects: later chunks extend them)."""
+        calls = self._calls
+        return [calls[i] for i in sorted(calls)] if calls else []
+
+    # -- feeding --------------------------------------------------------------------
+
+    def add_data(self, data: str) -> StreamDelta | None:
+        """Decode one event's data; returns the delta, or None when it added nothing.
+
+        Raises the typed API error for an ``{"error": ...}`` event, and
+        :class:`StreamInterruptedError` for data that is not a JSON object.
+        """
+        if self.done or self.stopped:
+            return None  # nothing after [DONE] or a stop is part of the answer
+        if data == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = loads(data)
+        except ValueError as exc:
+            raise self.interrupted(f"malformed stream event: {data[:80]!r}", exc) from exc
+        if not isinstance(chunk, dict):
+            raise self.interrupted(f"malformed stream event: {data[:80]!r}")
+        return self.add_chunk(chunk)
+
+    def add_chunk(self, chunk: dict[str, Any]) -> StreamDelta | None:
+        """Fold one decoded chunk in; returns what it added, or None.
+
+        A chunk of the wrong shape raises :class:`StreamInterruptedError`, never a
+        bare ``TypeError`` or ``AttributeError``.
+        """
+        if "error" in chunk and "choices" not in chunk:
+            raise make_status_error(200, chunk, request_id=self.request_id)
+        try:
+            return self._fold(chunk)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self.interrupted(f"malformed stream chunk: {exc}", exc) from exc
+
+    def _fold(self, chunk: dict[str, Any]) -> StreamDelta | None:
+        if not self._id:
+            self._id = str(chunk.get("id") or "")
+            created = chunk.get("created")
+            self._created = created if isinstance(created, int) else None
+        if model := chunk.get("model"):
+            self._model = str(model)
+
+        reasoning = content = ""
+        finish: str | None = None
+        calls: tuple[ToolCallDelta, ...] = _EMPTY
+        for choice in chunk.get("choices") or _EMPTY:
+            if choice.get("index", 0) != 0:
+                continue  # the API has no "n": only choice 0 exists
+            delta = choice.get("delta") or {}
+            if role := delta.get("role"):
+                self._role = role
+            if reasoning := delta.get("reasoning_content") or "":
+                self._reasoning.append(_text(reasoning))
+            if content := delta.get("content") or "":
+                content = _text(content)
+            finish = choice.get("finish_reason") or None
+            if self._filter is not None:
+                content = self._filter.feed(content) if content else ""
+                if self._filter.stopped:  # the answer ends here
+                    self.stopped = True
+                    finish = "stop"
+                elif finish:
+                    content += self._filter.flush()
+            if content:
+                self._content.append(content)
+            if not self.stopped and (raw_calls := delta.get("tool_calls")):
+                calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
+            if finish:
+                self.finish_reason = _text(finish)
+
+        usage: Usage | None = None
+        raw_usage = chunk.get("usage")
+        if raw_usage:
+            parsed = Usage.model_validate(raw_usage)  # checked before it is kept
+            self._usage = raw_usage  # the last one wins for the final result...
+            if not self._usage_reported:  # ...but it is reported once
+                self._usage_reported = True
+                usage = parsed
+
+        if not (reasoning or content or calls or finish or usage):
+            return None
+        self.emitted += 1
+        return StreamDelta(reasoning, content, calls, finish, usage, self._id, self._model, chunk)
+
+    def _add_tool_call(self, raw: dict[str, Any]) -> ToolCallDelta:
+        index = raw.get("index")
+        calls = self._calls
+        if not isinstance(index, int):
+            # No index: a new id starts a new call, otherwise continue the last one.
+            index = len(calls) if raw.get("id") or not calls else max(calls)
+        state = calls.get(index)
+        if state is None:
+            state = calls[index] = StreamedToolCall(index)
+        call_id = _text(raw.get("id") or "") or None
+        if call_id:
+            state.id = call_id
+        if kind := raw.get("type"):
+            state.type = _text(kind)
+        function = raw.get("function") or {}
+        name = _text(function.get("name") or "") or None
+        if name:
+            state.name = name
+        args = function.get("arguments")
+        if args is None:
+            args = ""
+        elif not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False)
+        if args:
+            state._args.append(args)
+        return ToolCallDelta(index, call_id, name, args)
+
+    def adopt(self, completion: ChatCompletion) -> StreamDelta | None:
+        """A whole completion answered to a stream request (lenient servers do this):
+        the one delta it makes, its stop sequences applied; :meth:`result` returns it."""
+        stops = self._stops
+        completion = apply_stops(completion, stops)
+        if completion.request_id is None:
+            completion.request_id = self.request_id
+        self._whole = completion
+        message = completion.message
+        self.finish_reason = completion.finish_reason
+        self.stopped = bool(stops) and completion.finish_reason == "stop"
+        calls = tuple(
+            ToolCallDelta(i, c.id or None, c.function.name or None, c.function.arguments)
+            for i, c in enumerate(message.tool_calls or ())
+        )
+        usage = completion.usage
+        self._usage_reported = usage is not None
+        delta = StreamDelta(
+            message.reasoning_content or "",
+            message.content or "",
+            calls,
+            completion.finish_reason,
+            usage,
+            completion.id,
+            completion.model,
+        )
+        if not (delta.reasoning or delta.content or calls or delta.finish_reason or usage):
+            return None
+        self.emitted += 1
+        return delta
+
+    # -- results ----------------------------------------------------------------------
+
+    @property
+    def content(self) -> str:
+        """The answer text handed out so far."""
+        return "".join(self._content)
+
+    @property
+    def has_output(self) -> bool:
+        """Whether any reasoning, text or tool call arrived."""
+        return bool(self._reasoning or self._content or self._calls)
+
+    def snapshot(self) -> ChatCompletion:
+        """What arrived so far, as a completion (``finish_reason`` None until finished)."""
+        if self._whole is not None:
+            return self._whole
+        content = "".join(self._content)
+        if self._filter is not None and self.finish_reason is None:
+            content += self._filter.held  # received, not yet shown: part of the partial
+        message: dict[str, Any] = {"role": self._role, "content": content}
+        if self._reasoning:
+            message["reasoning_content"] = "".join(self._reasoning)
+        if self._calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+        body: dict[str, Any] = {
+            "id": self._id,
+            "object": "chat.completion",
+            "created": self._created,
+            "model": self._model,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+            "usage": self._usage,
+        }
+        if self.request_id:
+            body["request_id"] = self.request_id
+        return ChatCompletion.model_validate(body)
+
+    def result(self) -> ChatCompletion:
+        """The final completion; raises :class:`StreamInterruptedError` if unfinished."""
+        if self.finish_reason is None:
+            why = "[DONE] without a finish_reason" if self.done else "no finish_reason"
+            raise self.interrupted(f"the stream ended early ({why})")
+        return self.snapshot()
+
+    def interrupted(
+        self, message: str, cause: BaseException | None = None
+    ) -> StreamInterruptedError:
+        """An interrupted-stream error carrying what arrived so far."""
+        return StreamInterruptedError(
+            message, partial=self.snapshot(), request_id=self.request_id, cause=cause
+        )

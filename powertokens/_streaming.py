@@ -1,0 +1,319 @@
+"""``Stream`` and ``AsyncStream``: a streamed answer that owns its response.
+
+Bytes flow one way: response bytes -> :class:`SSEDecoder` events -> the
+:class:`StreamAccumulator` -> :class:`StreamDelta` objects to the caller. The stream
+ends, and closes its response and frees its concurrency slot, when:
+
+* the answer is complete: ``[DONE]`` arrived; the rest of the body (normally just the
+  chunked terminator) is read so the connection goes back to the pool for the next call;
+* a stop sequence ended the answer: the connection is closed at once;
+* the caller leaves a ``with`` block, calls :meth:`Stream.close`, or drops the stream
+  mid-way (``for delta in client.stream(...): break``): the generator holds no reference
+  back to its :class:`Stream`, so dropping the last reference finalizes it at once
+  (an async generator is closed by its event loop's finalizer hook), with no wait for
+  the garbage collector.
+
+Retries follow ``docs/errors.md``: only while nothing has been delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from types import TracebackType
+from typing import Protocol
+
+import httpx
+from typing_extensions import Self
+
+from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall
+from ._exceptions import APIError, APIStatusError, StreamInterruptedError
+from ._models import ChatCompletion
+from ._pools import ConcurrencyLimit, _NoLimit
+from ._request import Prepared
+from ._response import decode_completion, is_event_stream, request_id, transport_error
+from ._sse import SSEDecoder
+
+
+class _Client(Protocol):
+    """What a stream needs of :class:`~powertokens.PowerTokens` (no import: no cycle)."""
+
+    _limit: ConcurrencyLimit | _NoLimit
+
+    def _acquire(self, prepared: Prepared) -> None: ...
+    def _send(self, prepared: Prepared) -> httpx.Response: ...
+    def _read(self, response: httpx.Response) -> bytes: ...
+    def _delay(self, error: APIError, retries_done: int, model: str) -> float | None: ...
+
+
+class _AsyncClient(Protocol):
+    """What an async stream needs of :class:`~powertokens.AsyncPowerTokens`."""
+
+    _limit: ConcurrencyLimit | _NoLimit
+
+    async def _acquire(self, prepared: Prepared) -> None: ...
+    async def _send(self, prepared: Prepared) -> httpx.Response: ...
+    async def _read(self, response: httpx.Response) -> bytes: ...
+    def _delay(self, error: APIError, retries_done: int, model: str) -> float | None: ...
+
+
+__all__ = ["AsyncStream", "Stream"]
+
+_DRAIN_LIMIT = 64 * 1024
+"""Bytes read past ``[DONE]`` to reuse the connection; beyond that it is closed instead."""
+
+
+class _State:
+    """What a stream's generator shares with its :class:`Stream` (no back reference)."""
+
+    __slots__ = ("acc", "completion", "request_id")
+
+    def __init__(self) -> None:
+        self.acc: StreamAccumulator | None = None
+        self.completion: ChatCompletion | None = None
+        self.request_id: str | None = None
+
+
+def _feed(decoder: SSEDecoder, acc: StreamAccumulator, raw: bytes | None) -> list[StreamDelta]:
+    """One read (None: end of body) through the decoder and the accumulator."""
+    out: list[StreamDelta] = []
+    for event in decoder.feed(raw) if raw is not None else decoder.flush():
+        delta = acc.add_data(event.data)
+        if delta is not None:
+            out.append(delta)
+        if acc.finished:
+            break  # nothing after [DONE] or a stop sequence is parsed
+    return out
+
+
+def _after_delivery(error: APIError, acc: StreamAccumulator) -> APIError:
+    """An error that broke a stream after output reached the caller: never retried.
+
+    Transport failures become :class:`StreamInterruptedError`; an in-stream error
+    event keeps its type. Both carry the partial output.
+    """
+    if isinstance(error, APIStatusError):
+        error.partial = acc.snapshot()
+        return error
+    if isinstance(error, StreamInterruptedError):
+        return error
+    return acc.interrupted(f"the stream broke after output was delivered: {error}", error)
+
+
+class _StreamBase:
+    _state: _State
+
+    @property
+    def completion(self) -> ChatCompletion | None:
+        """The final :class:`ChatCompletion`, once the answer is complete."""
+        return self._state.completion
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Oneapi-Request-Id`` of the answering attempt, once its headers arrived."""
+        return self._state.request_id
+
+    @property
+    def tool_calls(self) -> list[StreamedToolCall]:
+        """The tool calls accumulated so far, in index order."""
+        acc = self._state.acc
+        return acc.tool_calls if acc is not None else []
+
+
+class Stream(_StreamBase):
+    """A streamed answer: iterate for :class:`StreamDelta` objects; afterwards
+    :attr:`completion` holds the final :class:`ChatCompletion`.
+
+    Nothing is retried once a delta has been handed out: a break after that raises
+    :class:`StreamInterruptedError` (or the in-stream error) carrying the partial output.
+    """
+
+    def __init__(self, client: _Client, prepared: Prepared) -> None:
+        self._state = _State()
+        self._iterator = _run(client, prepared, self._state)
+
+    def __iter__(self) -> Iterator[StreamDelta]:
+        return self._iterator
+
+    def __next__(self) -> StreamDelta:
+        return next(self._iterator)
+
+    def final_completion(self) -> ChatCompletion:
+        """Read whatever is left and return the final completion."""
+        for _ in self._iterator:
+            pass
+        if self._state.completion is None:
+            raise RuntimeError("the stream was closed before it finished")
+        return self._state.completion
+
+    def close(self) -> None:
+        """Stop reading, close the response and free the concurrency slot."""
+        self._iterator.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[StreamDelta, None, None]:
+    retries = 0
+    while True:
+        acc = state.acc = StreamAccumulator(prepared.stops)
+        try:
+            client._acquire(prepared)
+            try:
+                yield from _attempt(client, prepared, state, acc)
+            finally:
+                client._limit.release()
+            return
+        except APIError as error:
+            if acc.emitted:
+                raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
+            delay = client._delay(error, retries, prepared.model)
+            if delay is None:
+                raise
+        retries += 1
+        time.sleep(delay)
+
+
+def _attempt(
+    client: _Client, prepared: Prepared, state: _State, acc: StreamAccumulator
+) -> Generator[StreamDelta, None, None]:
+    response = client._send(prepared)
+    try:
+        state.request_id = acc.request_id = request_id(response.headers)
+        if response.status_code >= 400 or not is_event_stream(response):
+            delta = acc.adopt(decode_completion(response, client._read(response)))
+            if delta is not None:
+                yield delta
+            state.completion = acc.result()
+            return
+        decoder = SSEDecoder()
+        chunks = response.iter_bytes()
+        for raw in chunks:
+            yield from _feed(decoder, acc, raw)
+            if acc.finished:
+                break
+        else:
+            yield from _feed(decoder, acc, None)
+        state.completion = acc.result()
+        if acc.done:  # read to the end of the body: the connection can be reused
+            seen = 0
+            for raw in chunks:
+                seen += len(raw)
+                if seen > _DRAIN_LIMIT:
+                    break
+    except httpx.TransportError as exc:
+        if state.completion is not None:
+            return  # the answer was complete; only the tail of the body was lost
+        raise transport_error(exc) from exc
+    finally:
+        response.close()
+
+
+class AsyncStream(_StreamBase):
+    """The async twin of :class:`Stream`: ``async for delta in stream``."""
+
+    def __init__(self, client: _AsyncClient, prepared: Prepared) -> None:
+        self._state = _State()
+        self._iterator = _arun(client, prepared, self._state)
+
+    def __aiter__(self) -> AsyncIterator[StreamDelta]:
+        return self._iterator
+
+    async def __anext__(self) -> StreamDelta:
+        return await self._iterator.__anext__()
+
+    async def final_completion(self) -> ChatCompletion:
+        """Read whatever is left and return the final completion."""
+        async for _ in self._iterator:
+            pass
+        if self._state.completion is None:
+            raise RuntimeError("the stream was closed before it finished")
+        return self._state.completion
+
+    async def close(self) -> None:
+        """Stop reading, close the response and free the concurrency slot."""
+        await self._iterator.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def _arun(
+    client: _AsyncClient, prepared: Prepared, state: _State
+) -> AsyncGenerator[StreamDelta, None]:
+    retries = 0
+    while True:
+        acc = state.acc = StreamAccumulator(prepared.stops)
+        try:
+            await client._acquire(prepared)
+            attempt = _aattempt(client, prepared, state, acc)
+            try:
+                async for delta in attempt:
+                    yield delta
+            finally:
+                await attempt.aclose()  # `async for` leaves an abandoned generator open
+                client._limit.release()
+            return
+        except APIError as error:
+            if acc.emitted:
+                raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
+            delay = client._delay(error, retries, prepared.model)
+            if delay is None:
+                raise
+        retries += 1
+        await asyncio.sleep(delay)
+
+
+async def _aattempt(
+    client: _AsyncClient, prepared: Prepared, state: _State, acc: StreamAccumulator
+) -> AsyncGenerator[StreamDelta, None]:
+    response = await client._send(prepared)
+    try:
+        state.request_id = acc.request_id = request_id(response.headers)
+        if response.status_code >= 400 or not is_event_stream(response):
+            delta = acc.adopt(decode_completion(response, await client._read(response)))
+            if delta is not None:
+                yield delta
+            state.completion = acc.result()
+            return
+        decoder = SSEDecoder()
+        chunks = response.aiter_bytes()
+        async for raw in chunks:
+            for delta in _feed(decoder, acc, raw):
+                yield delta
+            if acc.finished:
+                break
+        else:
+            for delta in _feed(decoder, acc, None):
+                yield delta
+        state.completion = acc.result()
+        if acc.done:  # read to the end of the body: the connection can be reused
+            seen = 0
+            async for raw in chunks:
+                seen += len(raw)
+                if seen > _DRAIN_LIMIT:
+                    break
+    except httpx.TransportError as exc:
+        if state.completion is not None:
+            return  # the answer was complete; only the tail of the body was lost
+        raise transport_error(exc) from exc
+    finally:
+        await response.aclose()
