@@ -78,7 +78,7 @@ class Mode:
 FULL = Mode(
     "full",
     stream_chunks=2000,
-    per_call=PerCallPlan(rounds=9, batch={"invoke": 80, "stream": 1, "tools": 8}),
+    per_call=PerCallPlan(rounds=30, batch={"invoke": 20, "stream": 1, "tools": 4}),
     loopback=LoopbackPlan(sizes=((200, 2), (1000, 1)), warmup=20),
     import_reps=4,
     memory_calls=10_000,

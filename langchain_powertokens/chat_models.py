@@ -205,9 +205,10 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     max_concurrent_requests: int | None = Field(default=None, ge=1)
     """Most requests in flight at once through this model (a stream counts until it
     ends); further calls wait for a free slot instead of drawing 429 ``1302`` from a plan
-    that allows only a few concurrent requests. Shared by every call of this instance
-    (its ``bind_tools``/``with_structured_output`` runnables and ``batch`` included; async
-    calls share it per event loop). None (the default): no limit."""
+    that allows only a few concurrent requests, up to the pool timeout (then
+    ``PowerTokensPoolTimeoutError``). Shared by every call of this instance, sync and
+    async, from any thread or event loop (its ``bind_tools``/``with_structured_output``
+    runnables and ``batch`` included). None (the default): no limit."""
     streaming: bool = False
     """Stream internally on ``invoke`` (callbacks then get every token)."""
     default_headers: dict[str, str] | None = None

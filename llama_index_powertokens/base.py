@@ -31,6 +31,7 @@ from powertokens import (
     AsyncPowerTokens,
     AsyncStream,
     ChatCompletion,
+    ConcurrencyLimit,
     Stream,
     model_info,
     validate_params,
@@ -151,8 +152,9 @@ class PowerTokens(FunctionCallingLLM):
         default=None,
         ge=1,
         description="Most requests in flight at once through this LLM (a stream counts "
-        "until it ends); more calls wait for a slot instead of drawing 429 1302s. Shared by "
-        "every call of this instance (async calls: per event loop). None: no limit.",
+        "until it ends); more calls wait for a slot (up to the pool timeout, then "
+        "PoolTimeoutError) instead of drawing 429 1302s. Shared by every call of this "
+        "instance, sync and async, from any thread or event loop. None: no limit.",
     )
     context_window: int | None = Field(
         default=None,
@@ -173,6 +175,7 @@ class PowerTokens(FunctionCallingLLM):
     _defaults: Defaults | None = PrivateAttr(default=None)
     _metadata: LLMMetadata | None = PrivateAttr(default=None)
     _payload: dict[str, Any] | None = PrivateAttr(default=None)
+    _limit: ConcurrencyLimit | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -255,12 +258,19 @@ class PowerTokens(FunctionCallingLLM):
         return dict(cached)
 
     def _client_options(self) -> dict[str, Any]:
+        slots = self.max_concurrent_requests
+        limit = self._limit
+        if slots is None:
+            limit = None
+        elif limit is None or limit.slots != slots:
+            # One limit for the sync and the async client: "in flight" counts both.
+            limit = self._limit = ConcurrencyLimit(slots)
         return {
             "api_key": self._key(),
             "base_url": self.base_url,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
-            "max_concurrent_requests": self.max_concurrent_requests,
+            "max_concurrent_requests": limit,
             "default_headers": self.default_headers,
         }
 
@@ -273,8 +283,8 @@ class PowerTokens(FunctionCallingLLM):
         return client
 
     def _async_client(self) -> AsyncPowerTokens:
-        # One core client: it follows the running event loop itself (a fresh pool and
-        # limit per loop), so asyncio.run twice or a loop per test keep working.
+        # One core client: it gives each event loop its own pool (closed with the loop),
+        # so asyncio.run twice or a loop per test keep working.
         client = self._aclient
         if client is None:
             client = self._aclient = AsyncPowerTokens(

@@ -248,10 +248,10 @@ class StreamAccumulator:
         Raises the typed API error for an ``{"error": ...}`` event, and
         :class:`StreamInterruptedError` for data that is not a JSON object.
         """
-        if self.done or self.stopped:
-            return None  # nothing after [DONE] or a stop is part of the answer
         if data == "[DONE]":
             self.done = True
+            return None
+        if self.done or self.stopped:
             return None
         try:
             chunk = loads(data)
@@ -267,6 +267,8 @@ class StreamAccumulator:
         A chunk of the wrong shape raises :class:`StreamInterruptedError`, never a
         bare ``TypeError`` or ``AttributeError``.
         """
+        if self.done or self.stopped:
+            return None  # nothing after [DONE] or a stop is part of the answer
         if "error" in chunk and "choices" not in chunk:
             raise make_status_error(200, chunk, request_id=self.request_id)
         try:

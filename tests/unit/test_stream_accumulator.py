@@ -1,4 +1,4 @@
-"""The stream accumulator on chunks shaped like the real service's (WIRE.md, "Stream")."""
+"""The stream accumulator on chunks shaped like the real service's (docs/wire.md, "Stream")."""
 
 from __future__ import annotations
 
@@ -282,3 +282,138 @@ def test_json_the_fast_parser_refuses_still_decodes_like_json_loads() -> None:
     delta = acc.add_data('{"choices":[{"index":0,"delta":{"content":"a\\ud800"}}]}')
     assert delta is not None
     assert delta.content == "a\ud800"
+
+
+# --- what adapters read from the accumulator --------------------------------------------
+
+
+def test_every_delta_carries_the_completion_id_and_model() -> None:
+    acc = StreamAccumulator()
+    deltas = [d for c in REASONING_THEN_TEXT if (d := acc.add_chunk(c)) is not None]
+    assert {(d.id, d.model) for d in deltas} == {("chatcmpl-1", "glm-5")}
+
+
+def test_the_running_tool_calls_are_the_accumulators_own() -> None:
+    acc = StreamAccumulator()
+    seen = []
+    for c in FRAGMENT_TOOL_CALLS:
+        acc.add_chunk(c)
+        seen.append([(t.index, t.id, t.name, t.arguments) for t in acc.tool_calls])
+    assert seen[-1] == [
+        (0, "call_a", "get_weather", '{"city": "Paris"}'),
+        (1, "call_b", "get_weather", '{"city": "Oslo"}'),
+    ]
+    assert any(args and args[0][3] not in ("", '{"city": "Paris"}') for args in seen)  # partial
+
+
+# --- stop sequences: the core enforces all of them ----------------------------------------
+
+STOP_PIECES = ["The answer", " is 4", "2.\nObs", "ervation: done", " and more"]
+
+
+def _text_chunks(pieces: list[str], finish: str = "stop") -> list[dict[str, Any]]:
+    out = [chunk({"role": "assistant", "content": p}) for p in pieces]
+    out.append(chunk({"role": "assistant", "content": ""}, finish, usage=USAGE))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("stops", "shown"),
+    [
+        (("Observation:",), "The answer is 42.\n"),
+        (("zzz", "42"), "The answer is "),  # the earliest in the text wins, not the first
+        (("\nObs",), "The answer is 42."),
+        (("never",), "The answer is 42.\nObservation: done and more"),
+    ],
+)
+def test_stop_sequences_cut_the_stream_wherever_they_split(
+    stops: tuple[str, ...], shown: str
+) -> None:
+    text = "".join(STOP_PIECES)
+    for size in (1, 2, 3, 7, len(text)):  # every way the text may arrive in pieces
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        acc = StreamAccumulator(stops)
+        out = ""
+        for c in _text_chunks(pieces):
+            delta = acc.add_chunk(c)
+            if delta is not None:
+                out += delta.content
+            if acc.finished:
+                break
+        assert out == shown, size
+        final = acc.result()
+        assert final.content == shown
+        assert final.finish_reason == "stop"
+        assert acc.stopped is (shown != text)
+
+
+def test_a_stop_ends_the_answer_tool_calls_after_it_included() -> None:
+    acc = StreamAccumulator(["END"])
+    chunks = [
+        chunk({"content": "alpha EN"}),
+        chunk(
+            {
+                "content": "D beta",
+                "tool_calls": [{"index": 0, "id": "a", "function": {"name": "f"}}],
+            }
+        ),
+        chunk({"content": " gamma"}, "stop", usage=USAGE),
+    ]
+    deltas = [d for c in chunks if (d := acc.add_chunk(c)) is not None]
+    assert [(d.content, d.finish_reason) for d in deltas] == [("alpha ", None), ("", "stop")]
+    assert acc.finished
+    assert acc.add_data(json.dumps(chunks[-1])) is None  # nothing more once stopped
+    assert acc.tool_calls == []
+    assert acc.result().message.tool_calls is None
+
+
+def test_held_back_text_is_released_at_the_finish() -> None:
+    acc = StreamAccumulator(["STOP"])
+    first = acc.add_chunk(chunk({"content": "ends with ST"}))
+    assert first is not None
+    assert first.content == "ends with "
+    last = acc.add_chunk(chunk({"content": ""}, "length"))
+    assert last is not None
+    assert (last.content, last.finish_reason) == ("ST", "length")
+    assert acc.result().content == "ends with ST"
+
+
+def test_a_stream_cut_mid_hold_keeps_the_held_text_in_its_partial() -> None:
+    acc = StreamAccumulator(["STOP"])
+    acc.add_chunk(chunk({"content": "half ST"}))
+    with pytest.raises(StreamInterruptedError) as info:
+        acc.result()
+    assert info.value.partial_text == "half ST"
+
+
+def test_nothing_after_done_is_parsed() -> None:
+    acc = StreamAccumulator()
+    for c in REASONING_THEN_TEXT:
+        acc.add_data(json.dumps(c))
+    assert acc.add_data("[DONE]") is None
+    assert acc.add_data("trailing garbage {") is None  # not an error: the answer is complete
+    assert acc.result().content == "\nHello world\u2028!"
+
+
+def test_a_whole_answer_to_a_stream_request_is_adopted_with_its_stops() -> None:
+    whole = ChatCompletion.model_validate(
+        {
+            "id": "x",
+            "model": "glm-5",
+            "choices": [
+                {
+                    "message": {"content": "one STOP two", "reasoning_content": "r"},
+                    "finish_reason": "length",
+                }
+            ],
+            "usage": USAGE,
+        }
+    )
+    acc = StreamAccumulator(["STOP"], request_id="rid")
+    delta = acc.adopt(whole)
+    assert delta is not None
+    assert (delta.content, delta.reasoning, delta.finish_reason) == ("one ", "r", "stop")
+    assert (delta.id, delta.model, delta.usage is not None) == ("x", "glm-5", True)
+    final = acc.result()
+    assert final is whole  # the completion itself, not a re-accumulated copy
+    assert (final.content, final.request_id) == ("one ", "rid")
