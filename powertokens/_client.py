@@ -68,7 +68,7 @@ class PowerTokens(BaseClient):
         timeout: TimeoutLike = None,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
-        """Send one chat completion and return the answer (retried per ``docs/errors.md``)."""
+        """Send one chat completion and return the answer (retries: ``docs/wire.md``)."""
         prepared = self._prepare(
             messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
         )
@@ -77,11 +77,10 @@ class PowerTokens(BaseClient):
             try:
                 self._acquire(prepared)
                 try:
-                    response = self._send(prepared)
-                    content = self._read(response)
+                    response = self._send(prepared)  # the whole body: stream=False
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, content), prepared.stops)
+                return apply_stops(decode_completion(response, response.content), prepared.stops)
             except APIError as error:
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
@@ -119,7 +118,7 @@ class PowerTokens(BaseClient):
             timeout=prepared.timeout,
         )  # fmt: skip
         try:
-            return http.send(request, stream=True)
+            return http.send(request, stream=prepared.stream)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
 
@@ -191,7 +190,7 @@ class AsyncPowerTokens(BaseClient):
         timeout: TimeoutLike = None,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
-        """Send one chat completion and return the answer (retried per ``docs/errors.md``)."""
+        """Send one chat completion and return the answer (retries: ``docs/wire.md``)."""
         prepared = self._prepare(
             messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
         )
@@ -200,11 +199,10 @@ class AsyncPowerTokens(BaseClient):
             try:
                 await self._acquire(prepared)
                 try:
-                    response = await self._send(prepared)
-                    content = await self._read(response)
+                    response = await self._send(prepared)  # the whole body: stream=False
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, content), prepared.stops)
+                return apply_stops(decode_completion(response, response.content), prepared.stops)
             except APIError as error:
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
@@ -240,7 +238,7 @@ class AsyncPowerTokens(BaseClient):
             timeout=prepared.timeout,
         )  # fmt: skip
         try:
-            return await http.send(request, stream=True)
+            return await http.send(request, stream=prepared.stream)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
 

@@ -1,5 +1,5 @@
 """Reading answers: pure functions from status, headers and bytes to a completion or
-the typed error (``docs/errors.md``); transport exceptions to ours."""
+the typed error (``docs/wire.md``, "Errors"); transport exceptions to ours."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The retry policy: pure functions, no I/O (``docs/errors.md``, "Retries").
+"""The retry policy: pure functions, no I/O (``docs/wire.md``, "Retries").
 
 * Retry connection errors, timeouts, 408, 409, 429 and 5xx, unless the business code
   says no: quota codes (1113, 1304, 1308...), bad requests, auth, content filter.

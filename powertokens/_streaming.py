@@ -13,7 +13,7 @@ ends, and closes its response and frees its concurrency slot, when:
   (an async generator is closed by its event loop's finalizer hook), with no wait for
   the garbage collector.
 
-Retries follow ``docs/errors.md``: only while nothing has been delivered.
+Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered.
 """
 
 from __future__ import annotations
