@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["build_call", "check_limits", "profile_for"]
 
 
-class ChatPowerTokens(Protocol):
+class ModelFields(Protocol):
     """The fields of :class:`~langchain_powertokens.ChatPowerTokens` read here."""
 
     model: str
@@ -62,7 +62,7 @@ def profile_for(model: str) -> ModelProfile:
     )
 
 
-def check_limits(model: ChatPowerTokens) -> None:
+def check_limits(model: ModelFields) -> None:
     """Raise for a field value the API would reject (the core's own rules)."""
     validate_params(
         model=model.model,
@@ -78,7 +78,7 @@ def check_limits(model: ChatPowerTokens) -> None:
 
 
 def build_call(
-    model: ChatPowerTokens,
+    model: ModelFields,
     messages: list[BaseMessage],
     stop: list[str] | None,
     kwargs: dict[str, Any],

@@ -259,7 +259,12 @@ class StreamAccumulator:
             raise self.interrupted(f"malformed stream event: {data[:80]!r}", exc) from exc
         if not isinstance(chunk, dict):
             raise self.interrupted(f"malformed stream event: {data[:80]!r}")
-        return self.add_chunk(chunk)
+        if "error" in chunk and "choices" not in chunk:
+            raise make_status_error(200, chunk, request_id=self.request_id)
+        try:
+            return self._fold(chunk)  # add_chunk, inlined: this runs once per event
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self.interrupted(f"malformed stream chunk: {exc}", exc) from exc
 
     def add_chunk(self, chunk: dict[str, Any]) -> StreamDelta | None:
         """Fold one decoded chunk in; returns what it added, or None.
@@ -293,21 +298,27 @@ class StreamAccumulator:
             delta = choice.get("delta") or {}
             if role := delta.get("role"):
                 self._role = role
+            # Type checks inline (no helper call): this runs once per chunk.
             if reasoning := delta.get("reasoning_content") or "":
-                self._reasoning.append(_text(reasoning))
-            if content := delta.get("content") or "":
-                content = _text(content)
+                if not isinstance(reasoning, str):
+                    kind = type(reasoning).__name__
+                    raise TypeError(f"reasoning_content: expected a string, got {kind}")
+                self._reasoning.append(reasoning)
+            content = delta.get("content") or ""
+            if content and not isinstance(content, str):
+                raise TypeError(f"content: expected a string, got {type(content).__name__}")
             finish = choice.get("finish_reason") or None
-            if self._filter is not None:
-                content = self._filter.feed(content) if content else ""
-                if self._filter.stopped:  # the answer ends here
+            stop_filter = self._filter
+            if stop_filter is not None:
+                content = stop_filter.feed(content) if content else ""
+                if stop_filter.stopped:  # the answer ends here
                     self.stopped = True
                     finish = "stop"
                 elif finish:
-                    content += self._filter.flush()
+                    content += stop_filter.flush()
             if content:
                 self._content.append(content)
-            if not self.stopped and (raw_calls := delta.get("tool_calls")):
+            if (raw_calls := delta.get("tool_calls")) and not self.stopped:
                 calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
             if finish:
                 self.finish_reason = _text(finish)

@@ -82,7 +82,7 @@ def _feed(decoder: SSEDecoder, acc: StreamAccumulator, raw: bytes | None) -> lis
         delta = acc.add_data(event.data)
         if delta is not None:
             out.append(delta)
-        if acc.finished:
+        if acc.done or acc.stopped:
             break  # nothing after [DONE] or a stop sequence is parsed
     return out
 
