@@ -345,3 +345,45 @@ def test_adapter_streams_reuse_their_connection(url: str) -> None:
     assert len(used) == 1
     model.close()
     llm.close()
+
+
+# --- clients that go away, and clients that share ----------------------------------------
+
+
+def _dropped(make: Callable[[], Any], call: Callable[[Any], Any]) -> int:
+    """Sockets still open after ``make()``'s object made a call and was dropped (no GC)."""
+    with collector_off():
+        _, before = descriptors()
+        target = make()
+        call(target)
+        del target
+        _, after = descriptors()
+    return len(after - before)
+
+
+def test_a_dropped_client_or_model_closes_its_pool_at_once(url: str) -> None:
+    # e.g. a model built per request by a configurable chain: no socket may outlive it
+    assert _dropped(lambda: PowerTokens(api_key=KEY, base_url=url), lambda c: c.chat(MESSAGES)) == 0
+    assert (
+        _dropped(lambda: ChatPowerTokens(api_key=KEY, base_url=url), lambda m: m.invoke(PROMPT))
+        == 0
+    )
+    message = [ChatMessage(role="user", content=PROMPT)]
+    assert (
+        _dropped(lambda: LlamaPowerTokens(api_key=KEY, base_url=url), lambda m: m.chat(message))
+        == 0
+    )
+
+
+def test_with_options_shares_the_pool_and_close_releases_it_for_both(url: str) -> None:
+    client = PowerTokens(api_key=KEY, base_url=url)
+    strict = client.with_options(max_retries=0, timeout=30)
+    assert (strict.max_retries, client.max_retries) == (0, 2)
+    _, before = descriptors()
+    client.chat(MESSAGES)
+    strict.chat(MESSAGES)
+    assert len(descriptors()[1] - before) == 1  # one connection served both
+    strict.close()
+    assert not descriptors()[1] - before  # closed for both...
+    assert client.chat(MESSAGES).content  # ...and made again on the next call
+    client.close()
