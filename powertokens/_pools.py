@@ -38,7 +38,11 @@ from ._exceptions import RequestValidationError
 
 __all__ = ["AsyncPools", "ConcurrencyLimit", "SyncPool", "shared_ssl_context"]
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+# At most 20 idle connections kept: enough for sequential calls and moderate concurrency to
+# skip a TLS handshake, while httpcore 1.0.9's pool, which polls every idle socket and
+# re-counts its connections for each idle one on every request and release
+# (encode/httpcore#1035), stays cheap after a burst of a thousand streams.
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=20)
 
 _ssl_lock = threading.Lock()
 _ssl_context: ssl.SSLContext | None = None
