@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 
 import httpx
+from pydantic import ValidationError
 
 from ._config import REQUEST_ID_HEADER
 from ._exceptions import (
@@ -48,6 +49,21 @@ def decode_completion(response: httpx.Response, content: bytes) -> ChatCompletio
         raise status_error(response, content)
     rid = request_id(response.headers)
     try:
+        # The common case in one step: pydantic reads the JSON bytes straight into the
+        # model, with no intermediate dicts. An error body ({"error": ...}, no choices)
+        # or anything it refuses takes the careful path below.
+        completion = ChatCompletion.model_validate_json(content)
+    except ValidationError:
+        completion = None
+    if completion is None or (not completion.choices and "error" in (completion.model_extra or {})):
+        completion = _decode_carefully(response, content, rid)
+    if completion.request_id is None and rid:
+        completion.request_id = rid
+    return completion
+
+
+def _decode_carefully(response: httpx.Response, content: bytes, rid: str | None) -> ChatCompletion:
+    try:
         data = loads(content)
     except ValueError as exc:
         raise APIStatusError(
@@ -59,10 +75,7 @@ def decode_completion(response: httpx.Response, content: bytes) -> ChatCompletio
         ) from exc
     if isinstance(data, dict) and "error" in data and "choices" not in data:
         raise make_status_error(response.status_code, data, response.headers, request_id=rid)
-    completion = ChatCompletion.model_validate(data)
-    if completion.request_id is None and rid:
-        completion.request_id = rid
-    return completion
+    return ChatCompletion.model_validate(data)
 
 
 def transport_error(exc: Exception) -> APIConnectionError:
