@@ -75,7 +75,7 @@ class ChatParams(TypedDict, total=False):
 class Prepared:
     """One request, built once and re-sent byte for byte on every retry."""
 
-    url: str
+    url: httpx.URL
     content: bytes
     headers: dict[str, str] = field(repr=False)  # the API key: never in a repr (locals)
     timeout: httpx.Timeout
