@@ -13,16 +13,22 @@ Every error is a :class:`PowerTokensError`; catch that to catch them all::
      │    │    │    ├── ContextOverflowError   1261: the prompt is longer than the context
      │    │    │    └── ContentFilterError     1300, 1301: blocked by the content filter
      │    │    ├── AuthenticationError         401, codes 1000-1004
-     │    │    ├── PermissionDeniedError       403, codes 1110-1121
+     │    │    ├── PermissionDeniedError       403, codes 1110-1121, 1311 (model not in the plan)
      │    │    ├── NotFoundError               404, code 1211, gateway model_not_found
+     │    │    ├── ConflictError               1231: a request with this id is running (not retried)
      │    │    ├── RateLimitError              429, codes 1302, 1303, 1305 (retried)
-     │    │    │    └── QuotaExceededError     1113, 1304, 1308-1321 (not retried)
+     │    │    │    ├── ModelOverloadedError   1312: this model is overloaded (retried;
+     │    │    │    │                          ``suggested_model`` names the alternative)
+     │    │    │    ├── FairUseThrottleError   1313: fair-use throttle on the account (not retried)
+     │    │    │    └── QuotaExceededError     1113, 1304, 1308-1310, 1314-1321 (not retried)
      │    │    └── InternalServerError         5xx, codes 1230, 1234
      │    └── StreamInterruptedError   a stream ended early: cut, malformed, no finish_reason
      └── (nothing else)
 
 The business ``code`` decides the class, not the HTTP status alone: some gateway
-builds answer 500 for client errors (WIRE.md, "Errors").
+builds answer 500 for client errors, 1311 comes as a 403 or a 429, 1231 as a 400 or a
+409 (``docs/wire.md``, "Errors"). Codes 1308-1321 are plan conditions: 1311, 1312 and
+1313 have classes of their own, the others are quotas (an unlisted one in that range too).
 """
 
 from __future__ import annotations
@@ -43,9 +49,12 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConflictError",
     "ContentFilterError",
     "ContextOverflowError",
+    "FairUseThrottleError",
     "InternalServerError",
+    "ModelOverloadedError",
     "NotFoundError",
     "PermissionDeniedError",
     "PoolTimeoutError",
@@ -186,11 +195,25 @@ class AuthenticationError(APIStatusError):
 
 
 class PermissionDeniedError(APIStatusError):
-    """The account may not do this (403, codes 1110-1121)."""
+    """The account may not do this (403, codes 1110-1121); not retried (1120 is).
+
+    Code 1311 (the subscribed plan does not include this model) is one too, whatever
+    the status: the service sends it as a 403 or a 429, and waiting does not help.
+    """
 
 
 class NotFoundError(APIStatusError):
     """Unknown model or path (404, code 1211, gateway ``model_not_found``)."""
+
+
+class ConflictError(APIStatusError):
+    """A request with this id is already running (code 1231, a 400 or a 409); not retried.
+
+    Sending it again would only collide with the running one. A 409 without this code
+    stays an :class:`APIStatusError` and is retried.
+    """
+
+    is_retryable = False
 
 
 class RateLimitError(APIStatusError):
@@ -206,18 +229,45 @@ class RateLimitError(APIStatusError):
         return server_delay(self.headers)
 
 
-class QuotaExceededError(RateLimitError):
-    """A balance or plan quota is used up (1113, 1304, 1308-1321); not retried.
+class ModelOverloadedError(RateLimitError):
+    """This model is overloaded right now (code 1312); retried with backoff.
 
-    ``resets_at`` is the reset time named by the service (code 1308), as text.
+    ``suggested_model`` is the other model the service's message names ("... or switch
+    to another model such as glm-4.7", "...或切换其他模型如 glm-4.7 等"), or None when it
+    names none. Switching is the caller's choice: the client retries the same model.
+    """
+
+    is_retryable = True
+
+    @property
+    def suggested_model(self) -> str | None:
+        return suggested_model(self.message)
+
+
+class FairUseThrottleError(RateLimitError):
+    """The account's request rate is restricted under the fair-use policy (code 1313).
+
+    Not retried: the restriction is on the account, not on this moment; the message
+    says how to ask for it to be lifted.
+    """
+
+    is_retryable = False
+
+
+class QuotaExceededError(RateLimitError):
+    """A balance or plan quota is used up (1113, 1304, 1308-1310, 1314-1321); not retried.
+
+    ``resets_at`` is the reset time the service names (codes 1308 and 1310: "Your
+    limit will reset at 2026-11-26 18:00:00", "您的限额将在 2026-11-26 18:00:00 重置"),
+    as the text it sent (the service's local time, no zone), or None.
     """
 
     is_retryable = False
 
     @property
     def resets_at(self) -> str | None:
-        match = re.search(r"reset at ([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:]{8})", self.message)
-        return match.group(1) if match else None
+        match = _RESET_TIME.search(self.message)
+        return match.group(0) if match else None
 
 
 class InternalServerError(APIStatusError):
@@ -247,6 +297,29 @@ class StreamInterruptedError(APIError):
         self.partial = partial
         if cause is not None:
             self.__cause__ = cause
+
+
+# A reset time: the date and the time of day, seconds, fraction and zone when given.
+_RESET_TIME = re.compile(
+    r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}[ T][0-9]{2}:[0-9]{2}"
+    r"(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+# 1312 names an alternative after a cue ("such as glm-4.7", "如 glm-4.7 等"). A model id
+# has a separator and a digit (glm-4.7, glm-4.5-air): "another model", "again" or "e.g"
+# never match.
+_SUGGESTION = re.compile(
+    r"(?:\b(?:such as|e\.g\.|for example|for instance|like|switch to|switching to|try|use)"
+    r"|例如|比如|改用|切换至|切换到|如)"
+    r"[\s,:，：]*[\"'`“‘「『(（]?\s*"
+    r"(?=[A-Za-z][A-Za-z0-9._:/-]*[0-9])([A-Za-z][A-Za-z0-9]*(?:[-._:/][A-Za-z0-9]+)+)",
+    re.IGNORECASE,
+)
+
+
+def suggested_model(message: str) -> str | None:
+    """The alternative model a 1312 message names, or None."""
+    match = _SUGGESTION.search(message)
+    return match.group(1) if match else None
 
 
 def server_delay(headers: Mapping[str, str]) -> float | None:
@@ -279,10 +352,15 @@ _CODE_CLASSES: dict[str, type[APIStatusError]] = {
     "1301": ContentFilterError,
     "1211": NotFoundError,
     "model_not_found": NotFoundError,
+    "1231": ConflictError,
     "1113": QuotaExceededError,
     "1302": RateLimitError,
     "1303": RateLimitError,
+    "1304": QuotaExceededError,
     "1305": RateLimitError,
+    "1311": PermissionDeniedError,
+    "1312": ModelOverloadedError,
+    "1313": FairUseThrottleError,
     "rate_limit_exceeded": RateLimitError,
     "1230": InternalServerError,
     "1234": InternalServerError,
@@ -291,8 +369,10 @@ for _code in range(1000, 1005):
     _CODE_CLASSES[str(_code)] = AuthenticationError
 for _code in range(1110, 1122):
     _CODE_CLASSES.setdefault(str(_code), PermissionDeniedError)
-for _code in (1304, 1308, 1309, *range(1310, 1322)):
-    _CODE_CLASSES[str(_code)] = QuotaExceededError
+# 1308-1321: plan conditions; all quotas but 1311-1313 above (1314-1321 are not
+# itemised by the service: "other plan/quota conditions").
+for _code in range(1308, 1322):
+    _CODE_CLASSES.setdefault(str(_code), QuotaExceededError)
 for _code in range(1210, 1216):
     _CODE_CLASSES.setdefault(str(_code), BadRequestError)
 
@@ -307,7 +387,7 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 
 def is_known_code(code: str) -> bool:
-    """Whether the business code is in WIRE.md's error table."""
+    """Whether the business code is in the error table (``docs/wire.md``, "Errors")."""
     return code in _CODE_CLASSES
 
 

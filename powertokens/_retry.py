@@ -1,7 +1,10 @@
 """The retry policy: pure functions, no I/O (``docs/wire.md``, "Retries").
 
 * Retry connection errors, timeouts, 408, 409, 429 and 5xx, unless the business code
-  says no: quota codes (1113, 1304, 1308...), bad requests, auth, content filter.
+  says no: quota codes (1113, 1304, 1308...), the model not in the plan (1311), fair-use
+  throttling (1313), a request with this id already running (1231, even as a 409), bad
+  requests, auth, content filter. An overloaded model (1312) is retried, the same model:
+  switching to the one its message suggests is the caller's choice.
 * Never retry 400, 401, 403, 404 or 422 (whatever their code).
 * Delay: ``min(0.5 * 2**n, 8)`` seconds minus up to 25 % jitter; a server delay
   (``retry-after-ms``, ``retry-after`` in seconds or as an HTTP date) wins when
@@ -27,8 +30,11 @@ from ._exceptions import (
 
 __all__ = ["RetryPolicy", "server_delay", "should_retry_status"]
 
-# Business codes that are worth another try (WIRE.md error table).
-_RETRY_CODES = frozenset({"1120", "1230", "1234", "1302", "1303", "1305", "rate_limit_exceeded"})
+# Business codes that are worth another try (``docs/wire.md``, "Errors"); any other known
+# code is not, whatever the status.
+_RETRY_CODES = frozenset(
+    {"1120", "1230", "1234", "1302", "1303", "1305", "1312", "rate_limit_exceeded"}
+)
 _RETRY_STATUSES = frozenset({408, 409, 429})
 _NEVER_RETRY_STATUSES = frozenset({400, 401, 403, 404, 422})
 
