@@ -13,7 +13,10 @@ works with this model as with any partner package)::
     AuthenticationError        PowerTokensAuthenticationError      ModelAuthenticationError
     PermissionDeniedError      PowerTokensPermissionDeniedError    ModelPermissionDeniedError
     NotFoundError              PowerTokensNotFoundError            ModelNotFoundError
+    ConflictError              PowerTokensConflictError            ModelAPIError
     RateLimitError             PowerTokensRateLimitError           ModelRateLimitError
+    ModelOverloadedError       PowerTokensModelOverloadedError     ModelRateLimitError
+    FairUseThrottleError       PowerTokensFairUseThrottleError     ModelRateLimitError
     QuotaExceededError         PowerTokensQuotaExceededError       ModelRateLimitError
     InternalServerError        PowerTokensInternalServerError      ModelAPIError
     APIStatusError (other)     PowerTokensAPIStatusError           ModelAPIError
@@ -24,7 +27,8 @@ works with this model as with any partner package)::
 
 The conversion keeps every attribute (``status_code``, ``code``, ``message``,
 ``request_id``, ``body``, ``headers``, ``partial`` ...) and ``is_retryable`` comes
-from the core class, which knows the business code (a quota 429 is not retryable).
+from the core class, which knows the business code (a quota 429 is not retryable; an
+overloaded model's 1312 is, and ``suggested_model`` names its alternative).
 """
 
 from __future__ import annotations
@@ -51,9 +55,12 @@ from powertokens import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     ContentFilterError,
     ContextOverflowError,
+    FairUseThrottleError,
     InternalServerError,
+    ModelOverloadedError,
     NotFoundError,
     PermissionDeniedError,
     PoolTimeoutError,
@@ -69,10 +76,13 @@ __all__ = [
     "PowerTokensAPIStatusError",
     "PowerTokensAuthenticationError",
     "PowerTokensBadRequestError",
+    "PowerTokensConflictError",
     "PowerTokensConnectionError",
     "PowerTokensContentFilterError",
     "PowerTokensContextOverflowError",
+    "PowerTokensFairUseThrottleError",
     "PowerTokensInternalServerError",
+    "PowerTokensModelOverloadedError",
     "PowerTokensNotFoundError",
     "PowerTokensPermissionDeniedError",
     "PowerTokensPoolTimeoutError",
@@ -113,8 +123,23 @@ class PowerTokensNotFoundError(NotFoundError, ModelNotFoundError):
     """Unknown model or path."""
 
 
+class PowerTokensConflictError(ConflictError, ModelAPIError):
+    """A request with this id is already running (code 1231); not retried."""
+
+
 class PowerTokensRateLimitError(RateLimitError, ModelRateLimitError):
     """Too many requests right now; already retried ``max_retries`` times."""
+
+
+class PowerTokensModelOverloadedError(ModelOverloadedError, ModelRateLimitError):
+    """This model is overloaded (code 1312); already retried ``max_retries`` times.
+
+    ``suggested_model`` is the alternative the service named, or None.
+    """
+
+
+class PowerTokensFairUseThrottleError(FairUseThrottleError, ModelRateLimitError):
+    """The account is throttled under the fair-use policy (code 1313); not retried."""
 
 
 class PowerTokensQuotaExceededError(QuotaExceededError, ModelRateLimitError):
@@ -158,6 +183,9 @@ _DUALS: tuple[tuple[type[PowerTokensError], type[PowerTokensError]], ...] = (
     (AuthenticationError, PowerTokensAuthenticationError),
     (PermissionDeniedError, PowerTokensPermissionDeniedError),
     (NotFoundError, PowerTokensNotFoundError),
+    (ConflictError, PowerTokensConflictError),
+    (ModelOverloadedError, PowerTokensModelOverloadedError),
+    (FairUseThrottleError, PowerTokensFairUseThrottleError),
     (QuotaExceededError, PowerTokensQuotaExceededError),
     (RateLimitError, PowerTokensRateLimitError),
     (InternalServerError, PowerTokensInternalServerError),
