@@ -57,10 +57,17 @@ Errors (answered before validation, for stream and non-stream requests):
     ``500:1234``, ``401:1001``, ``400:1261``, ``400:1301``) or a gateway code
     ``model_not_found`` / ``rate_limit_exceeded`` / ``invalid_request`` (type
     ``new_api_error``). Suffixes ``:retry-after=<s>`` and ``:retry-after-ms=<ms>`` add
-    those headers (the real gateway sends none).
+    those headers (the real gateway sends none); ``:lang=zh`` words the message in
+    Chinese, as the service does (codes 1231, 1302-1305, 1308-1313; others stay English).
+    Plan codes: ``429:1311`` or ``403:1311`` names the model asked for ("Your current
+    subscription plan does not yet include access to glm-5"); ``429:1312`` names another
+    model to switch to ("... or switch to another model such as glm-4.7"; glm-4.5-air
+    when glm-4.7 was asked for); ``429:1313`` is the fair-use restriction; ``409:1231`` or
+    ``400:1231`` names the request already running ("You already have a request: <id>").
 ``quota:<code>``
     429 with 1113, 1304, 1308, 1309 or 1310; 1308/1310 name a reset time in the future
-    ("Usage limit reached for 5 hour. Your limit will reset at 2026-11-26 18:00:00").
+    ("Usage limit reached for 5 hour. Your limit will reset at 2026-11-26 18:00:00";
+    with ``:lang=zh`` "... 您的限额将在 2026-11-26 18:00:00 重置").
 ``html:<status>`` / ``empty:<status>``
     That status with an nginx HTML page (``text/html``) / an empty body.
 
@@ -68,7 +75,8 @@ Broken streams (``k`` counts ``data:`` events after the PING; clamped to the rep
 
 ``stream-error:<code>[:after=<k>]``
     200 SSE; after k normal chunks, ``data: {"error":{"code":1305,"message":"..."}}``
-    (the code a number), ``data: [DONE]``, end. Non-stream: the error as an HTTP error.
+    (the code a number; any code, e.g. ``stream-error:1312``), ``data: [DONE]``, end.
+    Non-stream: the error as an HTTP error.
 ``cut:<k>``
     k chunks, then the connection closes mid-body. Non-stream: closes with no response.
 ``stall:<k>[:<seconds>]``

@@ -139,7 +139,9 @@ class _Chat:
             if fault.retry_after_ms is not None:
                 extra.append(("retry-after-ms", fault.retry_after_ms))
             model = str(self.body.get("model", "")) if self.body else ""
-            message = code_message(fault.code, model=model)
+            message = code_message(
+                fault.code, model=model, request_id=self.request_id, lang=fault.lang
+            )
             kind = "upstream_error" if fault.code.isdigit() else "new_api_error"
             await self.error(ApiError(fault.status, fault.code, message, kind), extra)
         elif fault.kind == "html":
@@ -159,7 +161,8 @@ class _Chat:
             await asyncio.sleep(fault.seconds)
             self.out.cut_connection()
         elif fault.kind == "stream-error":
-            await self.error(upstream_error(fault.code))
+            model = str(self.body.get("model", "")) if self.body else ""
+            await self.error(upstream_error(fault.code, model=model))
         elif fault.kind == "malformed":
             headers = [*self.headers, ("Content-Type", JSON_TYPE)]
             await self.out.send(200, headers, b'{"id": "broken')

@@ -26,6 +26,7 @@ _CODE = re.compile(r"^\d{4}$")
 _COUNT = re.compile(r"^\d+$")
 _SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
 _RETRY = re.compile(r"^(retry-after|retry-after-ms)=(\d+(?:\.\d+)?)$")
+_LANG = re.compile(r"^lang=(en|zh)$")
 
 
 class FaultSpecError(ValueError):
@@ -49,6 +50,8 @@ class Fault:
     finish_reason: str = ""
     retry_after: str | None = None
     retry_after_ms: str | None = None
+    lang: str = "en"
+    """The language of the error message (``en`` or ``zh``)."""
     delay: float = 0.0
     """Seconds to wait before the response headers."""
     pace: float = 0.0
@@ -74,11 +77,17 @@ def _status(spec: str, text: str) -> int:
     return int(text)
 
 
-def _retry_options(spec: str, options: list[str], fault: Fault) -> Fault:
+def _error_options(spec: str, options: list[str], fault: Fault) -> Fault:
     for option in options:
+        lang = _LANG.match(option)
+        if lang is not None:
+            fault = replace(fault, lang=lang.group(1))
+            continue
         match = _RETRY.match(option)
         if match is None:
-            raise _fail(spec, f"{option!r} is not retry-after=<s> or retry-after-ms=<ms>")
+            raise _fail(
+                spec, f"{option!r} is not retry-after=<s>, retry-after-ms=<ms> or lang=en|zh"
+            )
         if match.group(1) == "retry-after":
             fault = replace(fault, retry_after=match.group(2))
         else:
@@ -92,11 +101,11 @@ def _primary(spec: str, part: str) -> Fault:
         if not args or not (_CODE.match(args[0]) or args[0] in GATEWAY_CODES):
             raise _fail(spec, "expected <status>:<code> with a 4-digit or gateway code")
         base = Fault(spec, "status", status=int(head), code=args[0])
-        return _retry_options(spec, args[1:], base)
+        return _error_options(spec, args[1:], base)
     if head == "quota":
         if not args or args[0] not in QUOTA_CODES:
             raise _fail(spec, f"quota codes are {', '.join(sorted(QUOTA_CODES))}")
-        return _retry_options(spec, args[1:], Fault(spec, "quota", status=429, code=args[0]))
+        return _error_options(spec, args[1:], Fault(spec, "quota", status=429, code=args[0]))
     if head in ("html", "empty") and len(args) == 1:
         return Fault(spec, head, status=_status(spec, args[0]))
     if head == "stream-error" and args and _CODE.match(args[0]) and len(args) <= 2:

@@ -78,7 +78,8 @@ async def send_stream(
     writer = _Events(out, pace)
     if fault is not None and kind == "stream-error":
         # WIRE.md: the in-stream error's code may be a number.
-        error = {"error": {"code": int(fault.code), "message": code_message(fault.code)}}
+        message = code_message(fault.code, model=meta.model)
+        error = {"error": {"code": int(fault.code), "message": message}}
         await writer.send([*events[:before_final], sse_event(error), DONE_EVENT])
     elif fault is not None and kind in ("cut", "stall"):
         await writer.send(events[: min(count, len(events))])

@@ -64,6 +64,7 @@ _UPSTREAM: dict[str, tuple[int, str]] = {
     "1215": (400, "Conflicting parameters, please check the documentation"),
     "1220": (403, "You do not have permission to access this API"),
     "1230": (500, "API request processing error, please try again later"),
+    "1231": (400, "You already have a request: {request_id}"),
     "1234": (500, "Network error, please try again later or contact customer service"),
     "1261": (400, "Prompt exceeds max length"),
     "1300": (400, "API call was blocked"),
@@ -92,8 +93,40 @@ _UPSTREAM: dict[str, tuple[int, str]] = {
     "1308": (429, "Usage limit reached for 5 hour. Your limit will reset at {reset}"),
     "1309": (429, "Your GLM Coding Plan package has expired and is temporarily unavailable"),
     "1310": (429, "Weekly/Monthly Limit Exhausted. Your limit will reset at {reset}"),
+    "1311": (403, "Your current subscription plan does not yet include access to {model}"),
+    "1312": (
+        429,
+        "This model is currently overloaded, please try again later, or switch to another "
+        "model such as {alternative}",
+    ),
+    "1313": (
+        429,
+        "Your account's current usage pattern does not comply with the Fair Use Policy, and "
+        "its request rate has been restricted. To have the restriction lifted, apply in your "
+        "account's plan overview",
+    ),
+}
+# The same messages as the service words them in Chinese (fault option ``lang=zh``);
+# a code without one here answers in English.
+_UPSTREAM_ZH: dict[str, str] = {
+    "1231": "您已有请求：{request_id}",
+    "1302": "您当前使用该 API 的并发数过高，请降低并发，或联系客服增加限额",
+    "1303": "您当前使用该 API 的频率过高，请降低频率，或联系客服增加限额",
+    "1304": "该 API 已达今日调用次数限额，如有更多需求，请联系客服购买",
+    "1305": "该 API 已触发流量限制",
+    "1308": "已达到 5 小时的使用上限。您的限额将在 {reset} 重置",
+    "1309": "您的 GLM Coding Plan 套餐已到期，暂无法使用，前往官方续订后即可恢复",
+    "1310": "您已达到每周/每月使用上限，您的限额将在 {reset} 重置",
+    "1311": "当前订阅套餐暂未开放{model}权限",
+    "1312": "该模型当前访问量过大，请您稍后再试，或切换其他模型如 {alternative} 等",
+    "1313": (
+        "您的账户当前使用模式不符合公平使用策略，请求频率已受到限制。如需恢复，"
+        "请前往个人中心-编程套餐总览申请解除限制"
+    ),
 }
 _RESET_AFTER = {"1308": timedelta(hours=5), "1310": timedelta(days=7)}
+# 1312 names another model to switch to: the first of these that was not asked for.
+_ALTERNATIVES = ("glm-4.7", "glm-4.5-air")
 
 # Gateway (new-api) codes.
 _GATEWAY: dict[str, tuple[int, str]] = {
@@ -139,24 +172,43 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def code_message(code: str, now: datetime | None = None, model: str = "") -> str:
-    """The service's message for a business or gateway code."""
+def code_message(
+    code: str,
+    now: datetime | None = None,
+    model: str = "",
+    *,
+    request_id: str = "",
+    lang: str = "en",
+) -> str:
+    """The service's message for a business or gateway code.
+
+    Placeholders are filled in: the reset time (1308, 1310: the next full hour after the
+    window), the model asked for (1311, gateway ``model_not_found``), another model to
+    switch to (1312) and the id of the request already running (1231).
+    """
     if code in _GATEWAY:
         return _GATEWAY[code][1].format(model=model or "unknown")
     if code not in _UPSTREAM:
         return f"Upstream error {code}"
-    message = _UPSTREAM[code][1]
-    if "{reset}" in message:
+    message = _UPSTREAM_ZH.get(code, "") if lang == "zh" else ""
+    message = message or _UPSTREAM[code][1]
+    if "{" not in message:
+        return message
+    fields = {"model": model or "glm-5-turbo", "request_id": request_id or "unknown"}
+    fields["alternative"] = next(m for m in _ALTERNATIVES if m != model)
+    if code in _RESET_AFTER:
         moment = (now or datetime.now()) + _RESET_AFTER[code]
         reset = moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        message = message.format(reset=reset.strftime("%Y-%m-%d %H:%M:%S"))
-    return message
+        fields["reset"] = reset.strftime("%Y-%m-%d %H:%M:%S")
+    return message.format(**fields)
 
 
-def upstream_error(code: str, detail: str | None = None, status: int | None = None) -> ApiError:
+def upstream_error(
+    code: str, detail: str | None = None, status: int | None = None, *, model: str = ""
+) -> ApiError:
     """An upstream (Zhipu) error: type ``upstream_error``, the business code as a string."""
     default_status = _UPSTREAM.get(code, (500, ""))[0]
-    return ApiError(status or default_status, code, detail or code_message(code))
+    return ApiError(status or default_status, code, detail or code_message(code, model=model))
 
 
 def gateway_error(code: str, message: str | None = None, status: int | None = None) -> ApiError:
