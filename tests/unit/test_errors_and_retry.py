@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import pickle
 import time
 
 import pytest
@@ -13,9 +14,12 @@ from powertokens import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     ContentFilterError,
     ContextOverflowError,
+    FairUseThrottleError,
     InternalServerError,
+    ModelOverloadedError,
     NotFoundError,
     PermissionDeniedError,
     QuotaExceededError,
@@ -60,8 +64,20 @@ TABLE = [
     (429, "1305", RateLimitError, True),
     (200, "1305", RateLimitError, True),  # in-stream overload
     (429, "1308", QuotaExceededError, False),
+    (429, "1309", QuotaExceededError, False),
+    (403, "1309", QuotaExceededError, False),
     (429, "1310", QuotaExceededError, False),
+    (429, "1311", PermissionDeniedError, False),  # the plan lacks the model, even as a 429
+    (403, "1311", PermissionDeniedError, False),
+    (429, "1312", ModelOverloadedError, True),  # this model overloaded: retried, same model
+    (200, "1312", ModelOverloadedError, True),  # ... also as a first in-stream event
+    (500, "1312", ModelOverloadedError, True),
+    (429, "1313", FairUseThrottleError, False),  # fair-use throttle on the account
+    (429, "1314", QuotaExceededError, False),  # other plan/quota conditions
     (429, "1321", QuotaExceededError, False),
+    (409, "1231", ConflictError, False),  # a request with this id is running: never retried
+    (400, "1231", ConflictError, False),
+    (500, "1231", ConflictError, False),
     (503, "model_not_found", NotFoundError, False),
     (429, "rate_limit_exceeded", RateLimitError, True),
     (500, "1214", BadRequestError, False),  # a gateway that says 500 for a client error
@@ -89,6 +105,53 @@ def test_status_and_code_decide_class_and_retry(
     assert error.status_code == status
     delay = RetryPolicy(max_retries=2).next_delay(error, 0, rand=lambda: 0.0)
     assert (delay is not None) is retried
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(429, "1311"), (429, "1312"), (429, "1313"), (409, "1231"), (429, "1310")]
+)
+def test_is_retryable_agrees_with_the_policy_for_plan_codes(status: int, code: str) -> None:
+    error = make_status_error(status, gateway_body(code), {})
+    delay = RetryPolicy(max_retries=2).next_delay(error, 0, rand=lambda: 0.0)
+    assert error.is_retryable is (delay is not None)
+
+
+@pytest.mark.parametrize(
+    ("message", "model"),
+    [
+        (
+            "This model is currently overloaded, please try again later, or switch to another "
+            "model such as glm-4.7",
+            "glm-4.7",
+        ),
+        (
+            "The model is busy. Try later or switch to other models such as glm-4.5-air.",
+            "glm-4.5-air",
+        ),
+        ("Overloaded; try another model, e.g. GLM-4.7-Flash", "GLM-4.7-Flash"),
+        ('Overloaded, for example "glm-4.7"', "glm-4.7"),
+        ("该模型当前访问量过大，请您稍后再试，或切换其他模型如 glm-4.7 等", "glm-4.7"),
+        ("该模型当前访问量过大,请您稍后再试,或切换其他模型如glm-4.5-air等", "glm-4.5-air"),
+        ("该模型当前访问量过大，请您稍后再试，或切换其他模型如 glm-4.7、glm-4.5-air 等", "glm-4.7"),
+        ("This model is overloaded, please try again later or switch to another model", None),
+        ("该模型当前访问量过大，请您稍后再试，或切换其他模型如 ${model_name} 等", None),  # unfilled
+        ("", None),
+    ],
+)
+def test_overloaded_model_names_the_suggested_alternative(message: str, model: str | None) -> None:
+    error = make_status_error(429, gateway_body("1312", message), {})
+    assert isinstance(error, ModelOverloadedError)
+    assert isinstance(error, RateLimitError)  # caught as a rate limit, as before
+    assert error.suggested_model == model
+    assert error.is_retryable
+
+
+def test_suggested_model_survives_pickling() -> None:
+    error = make_status_error(429, gateway_body("1312", "busy, switch to e.g. glm-4.7"), {})
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is ModelOverloadedError
+    assert copy.suggested_model == "glm-4.7"
+    assert copy.request_id == "20261126-abc"
 
 
 def test_request_id_is_taken_from_the_message_and_kept() -> None:
@@ -122,6 +185,40 @@ def test_html_and_empty_5xx_bodies(body: str | None, expected: str) -> None:
     error = make_status_error(502, body, {})
     assert isinstance(error, InternalServerError)
     assert expected in error.message
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "resets_at"),
+    [
+        (
+            "1310",
+            "Weekly/Monthly Limit Exhausted. Your limit will reset at 2026-03-06 22:19:54",
+            "2026-03-06 22:19:54",
+        ),
+        (
+            "1310",
+            "您已达到每周/每月使用上限，您的限额将在 2026-03-06 22:19:54 重置",
+            "2026-03-06 22:19:54",
+        ),
+        (
+            "1308",
+            "已达到 5 小时的使用上限。您的限额将在 2026-11-26 18:00:00 重置",
+            "2026-11-26 18:00:00",
+        ),
+        (
+            "1310",
+            "Limit exhausted. Resets at 2026-03-06T22:19:54+08:00.",
+            "2026-03-06T22:19:54+08:00",
+        ),
+        ("1310", "Limit exhausted; it will reset at 2026-03-06 22:19", "2026-03-06 22:19"),
+        ("1310", "Weekly/Monthly Limit Exhausted.", None),
+    ],
+)
+def test_quota_reset_time_formats(code: str, message: str, resets_at: str | None) -> None:
+    error = make_status_error(429, gateway_body(code, message), {})
+    assert isinstance(error, QuotaExceededError)
+    assert error.resets_at == resets_at
+    assert not error.is_retryable
 
 
 def test_quota_reset_time_is_parsed() -> None:
