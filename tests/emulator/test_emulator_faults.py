@@ -43,6 +43,17 @@ def _error(response: httpx.Response) -> dict[str, str]:
         ("quota:1113", 429, "1113", "upstream_error", "arrears"),
         ("quota:1304", 429, "1304", "upstream_error", "daily call limit"),
         ("quota:1310", 429, "1310", "upstream_error", "Limit Exhausted"),
+        ("quota:1310:lang=zh", 429, "1310", "upstream_error", "您已达到每周/每月使用上限"),
+        ("429:1302:lang=zh", 429, "1302", "upstream_error", "并发数过高"),
+        ("429:1311", 429, "1311", "upstream_error", "does not yet include access to glm-5"),
+        ("403:1311", 403, "1311", "upstream_error", "does not yet include access to glm-5"),
+        ("429:1311:lang=zh", 429, "1311", "upstream_error", "当前订阅套餐暂未开放glm-5权限"),
+        ("429:1312", 429, "1312", "upstream_error", "overloaded, please try again later"),
+        ("429:1312:lang=zh", 429, "1312", "upstream_error", "切换其他模型如 glm-4.7 等"),
+        ("429:1313", 429, "1313", "upstream_error", "Fair Use Policy"),
+        ("429:1313:lang=zh", 429, "1313", "upstream_error", "公平使用策略"),
+        ("409:1231", 409, "1231", "upstream_error", "You already have a request: "),
+        ("400:1231:lang=zh", 400, "1231", "upstream_error", "您已有请求："),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
@@ -68,6 +79,56 @@ def test_quota_1308_names_a_future_reset_time(client: httpx.Client) -> None:
     match = re.search(r"reset at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", message)
     assert match is not None
     assert datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") > datetime.now()
+
+
+def test_quota_1308_in_chinese_names_a_future_reset_time(client: httpx.Client) -> None:
+    headers = {"X-PowerTokens-Fault": "quota:1308:lang=zh"}
+    response = client.post("/chat/completions", json=chat("hi"), headers=headers)
+    assert response.status_code == 429
+    message = _error(response)["message"]
+    match = re.fullmatch(
+        r"已达到 5 小时的使用上限。您的限额将在 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) 重置 "
+        r"\(request id: [^)]+\)",
+        message,
+    )
+    assert match is not None, message
+    assert datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") > datetime.now()
+
+
+@pytest.mark.parametrize(
+    ("model", "alternative"),
+    [("glm-5", "glm-4.7"), ("glm-5-turbo", "glm-4.7"), ("glm-4.7", "glm-4.5-air")],
+)
+@pytest.mark.parametrize("spec", ["429:1312", "429:1312:lang=zh"])
+def test_overloaded_1312_names_another_model(
+    client: httpx.Client, spec: str, model: str, alternative: str
+) -> None:
+    headers = {"X-PowerTokens-Fault": spec}
+    response = client.post("/chat/completions", json=chat("hi", model=model), headers=headers)
+    assert response.status_code == 429
+    message = _error(response)["message"]
+    assert alternative in message
+    assert model not in message.replace(alternative, "")  # never the model asked for
+
+
+def test_overloaded_1312_in_stream_names_another_model(client: httpx.Client) -> None:
+    headers = {"X-PowerTokens-Fault": "stream-error:1312"}
+    body = chat("hi", model="glm-4.7", stream=True)
+    response = client.post("/chat/completions", json=body, headers=headers)
+    assert response.status_code == 200
+    payloads = sse_payloads(response.content)
+    error = json.loads(payloads[-2])["error"]
+    assert error["code"] == 1312
+    assert error["message"].endswith("such as glm-4.5-air")
+
+
+def test_conflict_1231_names_the_running_request(client: httpx.Client) -> None:
+    headers = {"X-PowerTokens-Fault": "409:1231"}
+    response = client.post("/chat/completions", json=chat("hi"), headers=headers)
+    request_id = response.headers["x-oneapi-request-id"]
+    assert _error(response)["message"] == (
+        f"You already have a request: {request_id} (request id: {request_id})"
+    )
 
 
 def test_retry_after_suffixes(client: httpx.Client) -> None:
@@ -331,6 +392,8 @@ def test_queue_wins_over_marker(client: httpx.Client, emu: Emulator) -> None:
         "cut:1,cut:2",
         "delay:",
         "429:1302:retry-after=soon",
+        "429:1312:lang=fr",
+        "quota:1310:lang=",
         "stream-error:1305:2",
     ],
 )
