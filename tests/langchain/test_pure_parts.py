@@ -54,6 +54,10 @@ STATUS_CASES = [
     (503, "model_not_found", lp.PowerTokensNotFoundError, lc.ModelNotFoundError),
     (429, "1302", lp.PowerTokensRateLimitError, lc.ModelRateLimitError),
     (429, "1308", lp.PowerTokensQuotaExceededError, lc.ModelRateLimitError),
+    (429, "1311", lp.PowerTokensPermissionDeniedError, lc.ModelPermissionDeniedError),
+    (429, "1312", lp.PowerTokensModelOverloadedError, lc.ModelRateLimitError),
+    (429, "1313", lp.PowerTokensFairUseThrottleError, lc.ModelRateLimitError),
+    (409, "1231", lp.PowerTokensConflictError, lc.ModelAPIError),
     (500, "1234", lp.PowerTokensInternalServerError, lc.ModelAPIError),
     (418, None, lp.PowerTokensAPIStatusError, lc.ModelAPIError),
 ]
@@ -75,6 +79,13 @@ def test_status_errors_belong_to_both_trees(
     assert str(converted) == str(core)
     assert converted.is_retryable == core.is_retryable  # the core knows the business code
     assert converted.request_id == "rid-7"
+
+
+def test_overloaded_model_keeps_its_suggestion() -> None:
+    body = {"error": {"code": "1312", "message": "busy; switch to another model such as glm-4.7"}}
+    converted = to_langchain_error(make_status_error(429, body))
+    assert converted.is_retryable
+    assert converted.suggested_model == "glm-4.7"  # type: ignore[attr-defined]
 
 
 def test_quota_is_not_retryable_but_rate_limit_is() -> None:

@@ -22,9 +22,12 @@ from powertokens import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     ContentFilterError,
     ContextOverflowError,
+    FairUseThrottleError,
     InternalServerError,
+    ModelOverloadedError,
     NotFoundError,
     PermissionDeniedError,
     PowerTokens,
@@ -80,6 +83,21 @@ def _quota_resets(error: Any) -> None:
     assert not error.is_retryable
 
 
+def _overloaded(error: Any) -> None:
+    assert error.code == "1312"
+    assert error.is_retryable
+    # The message names another model; the client never switches to it on its own.
+    assert error.suggested_model == "glm-4.7"
+
+
+def _not_retryable(code: str) -> Callable[[Any], None]:
+    def check(error: Any) -> None:
+        assert error.code == code
+        assert not error.is_retryable
+
+    return check
+
+
 def _retry_after_3600(error: Any) -> None:
     assert error.retry_after == 3600.0  # raised with the delay, not waited for
 
@@ -117,6 +135,8 @@ CASES = [
             "empty:503",
             "stream-error:1305",  # the first event of a 200 stream (an HTTP 429 if not streamed)
             "cut:0",  # the connection closes before any output
+            "429:1312",  # this model is overloaded: retried, the same model
+            "stream-error:1312",
         )
     ),
     Case("retried-retry-after", "429:1302:retry-after=2", 2, OK, 3, server_delay=2.0),
@@ -130,6 +150,26 @@ CASES = [
     Case("exhausted-html-502", "html:502", 3, RAISE, 3, InternalServerError, check=_status(502)),
     Case("exhausted-empty-503", "empty:503", 3, RAISE, 3, InternalServerError, check=_status(503)),
     Case("exhausted-cut", "cut:0", 3, RAISE, 3, APIConnectionError),
+    Case("exhausted-1312", "429:1312", 3, RAISE, 3, ModelOverloadedError, check=_overloaded),
+    Case(
+        "exhausted-1312-zh",
+        "429:1312:lang=zh",
+        3,
+        RAISE,
+        3,
+        ModelOverloadedError,
+        check=_overloaded,
+    ),
+    Case(
+        "exhausted-in-stream-1312",
+        "stream-error:1312",
+        3,
+        RAISE,
+        3,
+        ModelOverloadedError,
+        where=STREAM,
+        check=_overloaded,
+    ),
     Case(
         "exhausted-in-stream-1305",
         "stream-error:1305",
@@ -149,6 +189,15 @@ CASES = [
         Case(f"quota-{code}", f"quota:{code}", 3, RAISE, 1, QuotaExceededError, check=_quota_resets)
         for code in ("1308", "1310")
     ),
+    Case(
+        "quota-1310-zh", "quota:1310:lang=zh", 3, RAISE, 1, QuotaExceededError, check=_quota_resets
+    ),
+    # plan codes: the code decides, not the (retryable) status
+    Case("plan-1311", "429:1311", 3, RAISE, 1, PermissionDeniedError, check=_not_retryable("1311")),
+    Case(
+        "fair-use-1313", "429:1313", 3, RAISE, 1, FairUseThrottleError, check=_not_retryable("1313")
+    ),
+    Case("conflict-1231", "409:1231", 3, RAISE, 1, ConflictError, check=_not_retryable("1231")),
     Case("context-1261", "400:1261", 3, RAISE, 1, ContextOverflowError, check=_code("1261")),
     Case("filter-1301", "400:1301", 3, RAISE, 1, ContentFilterError, check=_code("1301")),
     Case("bad-request-1214", "400:1214", 3, RAISE, 1, BadRequestError, check=_code("1214")),
