@@ -17,6 +17,7 @@ works with this model as with any partner package)::
     QuotaExceededError         PowerTokensQuotaExceededError       ModelRateLimitError
     InternalServerError        PowerTokensInternalServerError      ModelAPIError
     APIStatusError (other)     PowerTokensAPIStatusError           ModelAPIError
+    DeadlineExceededError      PowerTokensDeadlineExceededError    ModelTimeoutError
     APITimeoutError            PowerTokensTimeoutError             ModelTimeoutError
     APIConnectionError         PowerTokensConnectionError          ModelConnectionError
     StreamInterruptedError     PowerTokensStreamInterruptedError   ModelAPIError
@@ -53,6 +54,7 @@ from powertokens import (
     BadRequestError,
     ContentFilterError,
     ContextOverflowError,
+    DeadlineExceededError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -72,6 +74,7 @@ __all__ = [
     "PowerTokensConnectionError",
     "PowerTokensContentFilterError",
     "PowerTokensContextOverflowError",
+    "PowerTokensDeadlineExceededError",
     "PowerTokensInternalServerError",
     "PowerTokensNotFoundError",
     "PowerTokensPermissionDeniedError",
@@ -137,6 +140,10 @@ class PowerTokensPoolTimeoutError(PoolTimeoutError, ModelTimeoutError):
     """No request slot came free within the pool timeout (``max_concurrent_requests``)."""
 
 
+class PowerTokensDeadlineExceededError(DeadlineExceededError, ModelTimeoutError):
+    """The call passed its deadline (``total_timeout``, ``Timeout(total=...)``)."""
+
+
 class PowerTokensConnectionError(APIConnectionError, ModelConnectionError):
     """The service could not be reached."""
 
@@ -163,6 +170,7 @@ _DUALS: tuple[tuple[type[PowerTokensError], type[PowerTokensError]], ...] = (
     (InternalServerError, PowerTokensInternalServerError),
     (APIStatusError, PowerTokensAPIStatusError),
     (PoolTimeoutError, PowerTokensPoolTimeoutError),
+    (DeadlineExceededError, PowerTokensDeadlineExceededError),
     (APITimeoutError, PowerTokensTimeoutError),
     (APIConnectionError, PowerTokensConnectionError),
     (StreamInterruptedError, PowerTokensStreamInterruptedError),
