@@ -14,6 +14,10 @@ ends, and closes its response and frees its concurrency slot, when:
   the garbage collector.
 
 Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered.
+A deadline (``Timeout(total=...)``) runs from the first send until the stream ends: it
+cuts each attempt's timeouts and backoff, and is checked between reads, so a server that
+sends only ``: PING`` comments cannot hold a stream open; passing it raises
+:class:`~powertokens.DeadlineExceededError`, with ``partial`` once output was delivered.
 """
 
 from __future__ import annotations
