@@ -33,6 +33,7 @@ class ClientCache:
         api_key: SecretStr | None
         base_url: str | None
         timeout: float | httpx.Timeout | Timeout | None
+        total_timeout: float | None
         max_retries: int
         max_concurrent_requests: int | None
         default_headers: dict[str, str] | None
@@ -46,6 +47,7 @@ class ClientCache:
             self.api_key,  # a SecretStr: compared by value, never shown
             self.base_url,
             self.timeout,
+            self.total_timeout,
             self.max_retries,
             self.max_concurrent_requests,
             tuple(headers.items()) if headers else (),
@@ -63,7 +65,7 @@ class ClientCache:
         return {
             "api_key": self.api_key.get_secret_value() if self.api_key is not None else None,
             "base_url": self.base_url,
-            "timeout": self.timeout,
+            "timeout": Timeout.coerce(self.timeout, total=self.total_timeout),
             "max_retries": self.max_retries,
             "max_concurrent_requests": limit,
             "default_headers": self.default_headers,

@@ -20,6 +20,7 @@ works with this model as with any partner package)::
     QuotaExceededError         PowerTokensQuotaExceededError       ModelRateLimitError
     InternalServerError        PowerTokensInternalServerError      ModelAPIError
     APIStatusError (other)     PowerTokensAPIStatusError           ModelAPIError
+    DeadlineExceededError      PowerTokensDeadlineExceededError    ModelTimeoutError
     APITimeoutError            PowerTokensTimeoutError             ModelTimeoutError
     APIConnectionError         PowerTokensConnectionError          ModelConnectionError
     StreamInterruptedError     PowerTokensStreamInterruptedError   ModelAPIError
@@ -58,6 +59,7 @@ from powertokens import (
     ConflictError,
     ContentFilterError,
     ContextOverflowError,
+    DeadlineExceededError,
     FairUseThrottleError,
     InternalServerError,
     ModelOverloadedError,
@@ -80,6 +82,7 @@ __all__ = [
     "PowerTokensConnectionError",
     "PowerTokensContentFilterError",
     "PowerTokensContextOverflowError",
+    "PowerTokensDeadlineExceededError",
     "PowerTokensFairUseThrottleError",
     "PowerTokensInternalServerError",
     "PowerTokensModelOverloadedError",
@@ -162,6 +165,10 @@ class PowerTokensPoolTimeoutError(PoolTimeoutError, ModelTimeoutError):
     """No request slot came free within the pool timeout (``max_concurrent_requests``)."""
 
 
+class PowerTokensDeadlineExceededError(DeadlineExceededError, ModelTimeoutError):
+    """The call passed its deadline (``total_timeout``, ``Timeout(total=...)``)."""
+
+
 class PowerTokensConnectionError(APIConnectionError, ModelConnectionError):
     """The service could not be reached."""
 
@@ -191,6 +198,7 @@ _DUALS: tuple[tuple[type[PowerTokensError], type[PowerTokensError]], ...] = (
     (InternalServerError, PowerTokensInternalServerError),
     (APIStatusError, PowerTokensAPIStatusError),
     (PoolTimeoutError, PowerTokensPoolTimeoutError),
+    (DeadlineExceededError, PowerTokensDeadlineExceededError),
     (APITimeoutError, PowerTokensTimeoutError),
     (APIConnectionError, PowerTokensConnectionError),
     (StreamInterruptedError, PowerTokensStreamInterruptedError),

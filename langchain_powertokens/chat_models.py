@@ -200,6 +200,10 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     timeout: float | httpx.Timeout | Timeout | None = None
     """Seconds for every phase, an ``httpx.Timeout`` or a ``powertokens.Timeout``; None
     keeps the core's defaults (long reads for thinking, a stream idle limit)."""
+    total_timeout: float | None = None
+    """Deadline in seconds for a whole call, retries and backoff included (a stream: from
+    the first send until it ends); past it, ``PowerTokensDeadlineExceededError``. Sets
+    ``Timeout.total``; None keeps ``timeout``'s (no deadline by default)."""
     max_retries: int = 2
     """Retries after the first attempt, for rate limits, overload and network errors."""
     max_concurrent_requests: int | None = Field(default=None, ge=1)

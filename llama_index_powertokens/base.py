@@ -33,6 +33,7 @@ from powertokens import (
     ChatCompletion,
     ConcurrencyLimit,
     Stream,
+    Timeout,
     model_info,
     validate_params,
 )
@@ -50,7 +51,15 @@ if TYPE_CHECKING:
 __all__ = ["PowerTokens"]
 
 _TRANSPORT_FIELDS = frozenset(
-    {"api_key", "base_url", "timeout", "max_retries", "max_concurrent_requests", "default_headers"}
+    {
+        "api_key",
+        "base_url",
+        "timeout",
+        "total_timeout",
+        "max_retries",
+        "max_concurrent_requests",
+        "default_headers",
+    }
 )
 _CACHED_FROM = frozenset(
     {
@@ -140,10 +149,16 @@ class PowerTokens(FunctionCallingLLM):
         description="Send an assistant turn's ThinkingBlock back as reasoning_content "
         "(interleaved thinking with tools).",
     )
-    timeout: float | None = Field(
+    timeout: float | Timeout | None = Field(
         default=None,
-        description="Seconds for every phase of a request; None: 10 s connect, 600 s read, "
-        "120 s between stream reads.",
+        description="Seconds for every phase of a request, or a powertokens.Timeout; None: "
+        "10 s connect, 600 s read, 120 s between stream reads.",
+    )
+    total_timeout: float | None = Field(
+        default=None,
+        description="Deadline in seconds for a whole call, retries and backoff included (a "
+        "stream: from the first send until it ends); past it, DeadlineExceededError. Sets "
+        "Timeout.total; None keeps timeout's (no deadline by default).",
     )
     max_retries: int = Field(
         default=2, ge=0, description="Retries of rate limits, overloads and network errors."
@@ -268,7 +283,7 @@ class PowerTokens(FunctionCallingLLM):
         return {
             "api_key": self._key(),
             "base_url": self.base_url,
-            "timeout": self.timeout,
+            "timeout": Timeout.coerce(self.timeout, total=self.total_timeout),
             "max_retries": self.max_retries,
             "max_concurrent_requests": limit,
             "default_headers": self.default_headers,

@@ -129,6 +129,7 @@ class BaseClient:
             model=body["model"],
             stream=stream,
             stops=stops,
+            total=chosen.deadline,
         )
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:

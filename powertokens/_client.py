@@ -19,6 +19,7 @@ from typing_extensions import Self, Unpack
 
 from ._accumulator import apply_stops
 from ._base import BaseClient, Messages, TimeoutLike
+from ._deadline import Deadline, aread_by, read_by
 from ._exceptions import APIError
 from ._models import ChatCompletion
 from ._pools import AsyncPools, ConcurrencyLimit, SyncPool
@@ -27,6 +28,18 @@ from ._response import decode_completion, transport_error
 from ._streaming import AsyncStream, Stream
 
 __all__ = ["AsyncPowerTokens", "PowerTokens"]
+
+_WAITING_FOR_SLOT = "waiting for a request slot (max_concurrent_requests)"
+
+
+def _closed_client() -> APIError:
+    """httpx refuses to send with a closed client (a ``RuntimeError``): say why, in
+    our type (not retried: it stays closed)."""
+    return APIError(
+        "cannot send: the httpx client was closed. An http_client passed to PowerTokens "
+        "or AsyncPowerTokens stays yours: close it only after the last call, or pass none "
+        "and let the client manage (and re-make after close()) its own connections"
+    )
 
 
 class PowerTokens(BaseClient):
@@ -72,19 +85,27 @@ class PowerTokens(BaseClient):
         prepared = self._prepare(
             messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
         )
+        deadline = None if prepared.total is None else Deadline(prepared.total)
         retries = 0
         while True:
             try:
-                self._acquire(prepared)
+                self._acquire(prepared, deadline)
                 try:
-                    response = self._send(prepared)  # the whole body: stream=False
+                    response = self._send(prepared, deadline)
+                    # Without a deadline, send() read the whole body; with one, it is
+                    # read chunk by chunk so that a trickling body cannot outlast it.
+                    body = response.content if deadline is None else self._read(response, deadline)
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, response.content), prepared.stops)
+                return apply_stops(decode_completion(response, body), prepared.stops)
             except APIError as error:
+                if deadline is not None:
+                    deadline.check(error)
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
                     raise
+                if deadline is not None:
+                    deadline.wait(delay, error)
             retries += 1
             time.sleep(delay)
 
@@ -105,26 +126,35 @@ class PowerTokens(BaseClient):
 
     # -- the I/O --------------------------------------------------------------------
 
-    def _acquire(self, prepared: Prepared) -> None:
-        if not self._limit.acquire(prepared.timeout.pool):
+    def _acquire(self, prepared: Prepared, deadline: Deadline | None = None) -> None:
+        wait = prepared.timeout.pool
+        if deadline is not None:
+            left = max(deadline.remaining(), 0.0)
+            if wait is None or left < wait:
+                if not self._limit.acquire(left):
+                    raise deadline.exceeded(_WAITING_FOR_SLOT)
+                return
+        if not self._limit.acquire(wait):
             raise self._no_slot(prepared)
 
-    def _send(self, prepared: Prepared) -> httpx.Response:
+    def _send(self, prepared: Prepared, deadline: Deadline | None = None) -> httpx.Response:
         http = self._pool.get()
+        if http.is_closed:
+            raise _closed_client()
         # build_request + send, not post(): post's frame would hold the headers (the key)
         # as a local, shown by tracebacks that print locals (--showlocals, Sentry).
         request = http.build_request(
             "POST", prepared.url, content=prepared.content, headers=prepared.headers,
-            timeout=prepared.timeout,
+            timeout=prepared.timeout if deadline is None else deadline.timeouts(prepared.timeout),
         )  # fmt: skip
         try:
-            return http.send(request, stream=prepared.stream)
+            return http.send(request, stream=prepared.stream or deadline is not None)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
 
-    def _read(self, response: httpx.Response) -> bytes:
+    def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes:
         try:
-            return response.read()
+            return response.read() if deadline is None else read_by(response.iter_bytes(), deadline)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         finally:
@@ -194,19 +224,31 @@ class AsyncPowerTokens(BaseClient):
         prepared = self._prepare(
             messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
         )
+        deadline = None if prepared.total is None else Deadline(prepared.total)
         retries = 0
         while True:
             try:
-                await self._acquire(prepared)
+                await self._acquire(prepared, deadline)
                 try:
-                    response = await self._send(prepared)  # the whole body: stream=False
+                    response = await self._send(prepared, deadline)
+                    # Without a deadline, send() read the whole body; with one, it is
+                    # read chunk by chunk so that a trickling body cannot outlast it.
+                    body = (
+                        response.content
+                        if deadline is None
+                        else await self._read(response, deadline)
+                    )
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, response.content), prepared.stops)
+                return apply_stops(decode_completion(response, body), prepared.stops)
             except APIError as error:
+                if deadline is not None:
+                    deadline.check(error)
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
                     raise
+                if deadline is not None:
+                    deadline.wait(delay, error)
             retries += 1
             await asyncio.sleep(delay)
 
@@ -227,24 +269,35 @@ class AsyncPowerTokens(BaseClient):
 
     # -- the I/O --------------------------------------------------------------------
 
-    async def _acquire(self, prepared: Prepared) -> None:
-        if not await self._limit.acquire_async(prepared.timeout.pool):
+    async def _acquire(self, prepared: Prepared, deadline: Deadline | None = None) -> None:
+        wait = prepared.timeout.pool
+        if deadline is not None:
+            left = max(deadline.remaining(), 0.0)
+            if wait is None or left < wait:
+                if not await self._limit.acquire_async(left):
+                    raise deadline.exceeded(_WAITING_FOR_SLOT)
+                return
+        if not await self._limit.acquire_async(wait):
             raise self._no_slot(prepared)
 
-    async def _send(self, prepared: Prepared) -> httpx.Response:
+    async def _send(self, prepared: Prepared, deadline: Deadline | None = None) -> httpx.Response:
         http = self._pools.get()
+        if http.is_closed:
+            raise _closed_client()
         request = http.build_request(  # not post(): see PowerTokens._send
             "POST", prepared.url, content=prepared.content, headers=prepared.headers,
-            timeout=prepared.timeout,
+            timeout=prepared.timeout if deadline is None else deadline.timeouts(prepared.timeout),
         )  # fmt: skip
         try:
-            return await http.send(request, stream=prepared.stream)
+            return await http.send(request, stream=prepared.stream or deadline is not None)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes:
         try:
-            return await response.aread()
+            if deadline is None:
+                return await response.aread()
+            return await aread_by(response.aiter_bytes(), deadline)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         finally:

@@ -7,7 +7,8 @@ Every error is a :class:`PowerTokensError`; catch that to catch them all::
      ├── APIError                      anything that went wrong talking to the service
      │    ├── APIConnectionError       the request never got an HTTP answer
      │    │    └── APITimeoutError     connect / read / stream-idle timeout
-     │    │         └── PoolTimeoutError  no request slot came free (not retried)
+     │    │         ├── PoolTimeoutError  no request slot came free (not retried)
+     │    │         └── DeadlineExceededError  timeout.total passed (not retried)
      │    ├── APIStatusError           the service answered with an error (HTTP or in-stream)
      │    │    ├── BadRequestError             400, codes 1210-1215
      │    │    │    ├── ContextOverflowError   1261: the prompt is longer than the context
@@ -52,6 +53,7 @@ __all__ = [
     "ConflictError",
     "ContentFilterError",
     "ContextOverflowError",
+    "DeadlineExceededError",
     "FairUseThrottleError",
     "InternalServerError",
     "ModelOverloadedError",
@@ -136,6 +138,18 @@ class PoolTimeoutError(APITimeoutError):
     were in flight the whole time). Not retried: the wait was the retry."""
 
     is_retryable = False
+
+
+class DeadlineExceededError(APITimeoutError):
+    """The call passed its deadline, ``Timeout(total=...)``: retries and backoff
+    included. Not retried. ``total`` is the deadline in seconds; ``partial`` holds
+    what a stream delivered before it (None when nothing was)."""
+
+    is_retryable = False
+
+    def __init__(self, message: str, *, total: float, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.total = total
 
 
 _REQUEST_ID_IN_MESSAGE = re.compile(r"\s*\(request id: ([^)]+)\)\s*$")

@@ -83,6 +83,8 @@ class Prepared:
     stream: bool
     stops: tuple[str, ...] = ()
     """Every stop sequence to enforce on the answer (the first was sent)."""
+    total: float | None = None
+    """``Timeout.total``: the deadline of the whole call in seconds (None: none)."""
 
 
 # --- tool_choice ---------------------------------------------------------------------

@@ -14,6 +14,10 @@ ends, and closes its response and frees its concurrency slot, when:
   the garbage collector.
 
 Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered.
+A deadline (``Timeout(total=...)``) runs from the first send until the stream ends: it
+cuts each attempt's timeouts and backoff, and is checked between reads, so a server that
+sends only ``: PING`` comments cannot hold a stream open; passing it raises
+:class:`~powertokens.DeadlineExceededError`, with ``partial`` once output was delivered.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import httpx
 from typing_extensions import Self
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall
-from ._exceptions import APIError, APIStatusError, StreamInterruptedError
+from ._deadline import Deadline
+from ._exceptions import APIError, APIStatusError, DeadlineExceededError, StreamInterruptedError
 from ._models import ChatCompletion
 from ._pools import ConcurrencyLimit, _NoLimit
 from ._request import Prepared
@@ -41,9 +46,9 @@ class _Client(Protocol):
 
     _limit: ConcurrencyLimit | _NoLimit
 
-    def _acquire(self, prepared: Prepared) -> None: ...
-    def _send(self, prepared: Prepared) -> httpx.Response: ...
-    def _read(self, response: httpx.Response) -> bytes: ...
+    def _acquire(self, prepared: Prepared, deadline: Deadline | None = None) -> None: ...
+    def _send(self, prepared: Prepared, deadline: Deadline | None = None) -> httpx.Response: ...
+    def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes: ...
     def _delay(self, error: APIError, retries_done: int, model: str) -> float | None: ...
 
 
@@ -52,9 +57,11 @@ class _AsyncClient(Protocol):
 
     _limit: ConcurrencyLimit | _NoLimit
 
-    async def _acquire(self, prepared: Prepared) -> None: ...
-    async def _send(self, prepared: Prepared) -> httpx.Response: ...
-    async def _read(self, response: httpx.Response) -> bytes: ...
+    async def _acquire(self, prepared: Prepared, deadline: Deadline | None = None) -> None: ...
+    async def _send(
+        self, prepared: Prepared, deadline: Deadline | None = None
+    ) -> httpx.Response: ...
+    async def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes: ...
     def _delay(self, error: APIError, retries_done: int, model: str) -> float | None: ...
 
 
@@ -62,6 +69,8 @@ __all__ = ["AsyncStream", "Stream"]
 
 _DRAIN_LIMIT = 64 * 1024
 """Bytes read past ``[DONE]`` to reuse the connection; beyond that it is closed instead."""
+
+_STILL_STREAMING = "while the stream was still being read"
 
 
 class _State:
@@ -99,6 +108,17 @@ def _after_delivery(error: APIError, acc: StreamAccumulator) -> APIError:
     if isinstance(error, StreamInterruptedError):
         return error
     return acc.interrupted(f"the stream broke after output was delivered: {error}", error)
+
+
+def _past_deadline(deadline: Deadline, error: APIError, acc: StreamAccumulator) -> None:
+    """Raise when ``error`` is the deadline's, with the output delivered before it."""
+    try:
+        deadline.check(error)
+    except DeadlineExceededError as late:
+        if acc.emitted and late.partial is None:
+            late.partial = acc.snapshot()
+        late.request_id = late.request_id or acc.request_id
+        raise
 
 
 class _StreamBase:
@@ -164,44 +184,58 @@ class Stream(_StreamBase):
 
 
 def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[StreamDelta, None, None]:
+    deadline = None if prepared.total is None else Deadline(prepared.total)
     retries = 0
     while True:
         acc = state.acc = StreamAccumulator(prepared.stops)
         try:
-            client._acquire(prepared)
+            client._acquire(prepared, deadline)
             try:
-                yield from _attempt(client, prepared, state, acc)
+                yield from _attempt(client, prepared, state, acc, deadline)
             finally:
                 client._limit.release()
             return
         except APIError as error:
+            if deadline is not None:
+                _past_deadline(deadline, error, acc)
             if acc.emitted:
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
             delay = client._delay(error, retries, prepared.model)
             if delay is None:
                 raise
+            if deadline is not None:
+                deadline.wait(delay, error)
         retries += 1
         time.sleep(delay)
 
 
 def _attempt(
-    client: _Client, prepared: Prepared, state: _State, acc: StreamAccumulator
+    client: _Client,
+    prepared: Prepared,
+    state: _State,
+    acc: StreamAccumulator,
+    deadline: Deadline | None,
 ) -> Generator[StreamDelta, None, None]:
-    response = client._send(prepared)
+    response = client._send(prepared, deadline)
     try:
         state.request_id = acc.request_id = request_id(response.headers)
         if response.status_code >= 400 or not is_event_stream(response):
-            delta = acc.adopt(decode_completion(response, client._read(response)))
+            delta = acc.adopt(decode_completion(response, client._read(response, deadline)))
             if delta is not None:
                 yield delta
             state.completion = acc.result()
             return
         decoder = SSEDecoder()
         chunks = response.iter_bytes()
+        clock = time.monotonic
         for raw in chunks:
             yield from _feed(decoder, acc, raw)
             if acc.finished:
                 break
+            # Each read returns within the idle timeout, but a comment or byte at a time
+            # can go on for ever: the deadline is checked between reads.
+            if deadline is not None and clock() >= deadline.end:
+                raise deadline.exceeded(_STILL_STREAMING, acc.request_id)
         else:
             yield from _feed(decoder, acc, None)
         state.completion = acc.result()
@@ -209,7 +243,7 @@ def _attempt(
             seen = 0
             for raw in chunks:
                 seen += len(raw)
-                if seen > _DRAIN_LIMIT:
+                if seen > _DRAIN_LIMIT or (deadline is not None and clock() >= deadline.end):
                     break
     except httpx.TransportError as exc:
         if state.completion is not None:
@@ -259,12 +293,13 @@ class AsyncStream(_StreamBase):
 async def _arun(
     client: _AsyncClient, prepared: Prepared, state: _State
 ) -> AsyncGenerator[StreamDelta, None]:
+    deadline = None if prepared.total is None else Deadline(prepared.total)
     retries = 0
     while True:
         acc = state.acc = StreamAccumulator(prepared.stops)
         try:
-            await client._acquire(prepared)
-            attempt = _aattempt(client, prepared, state, acc)
+            await client._acquire(prepared, deadline)
+            attempt = _aattempt(client, prepared, state, acc, deadline)
             try:
                 async for delta in attempt:
                     yield delta
@@ -273,34 +308,46 @@ async def _arun(
                 client._limit.release()
             return
         except APIError as error:
+            if deadline is not None:
+                _past_deadline(deadline, error, acc)
             if acc.emitted:
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
             delay = client._delay(error, retries, prepared.model)
             if delay is None:
                 raise
+            if deadline is not None:
+                deadline.wait(delay, error)
         retries += 1
         await asyncio.sleep(delay)
 
 
 async def _aattempt(
-    client: _AsyncClient, prepared: Prepared, state: _State, acc: StreamAccumulator
+    client: _AsyncClient,
+    prepared: Prepared,
+    state: _State,
+    acc: StreamAccumulator,
+    deadline: Deadline | None,
 ) -> AsyncGenerator[StreamDelta, None]:
-    response = await client._send(prepared)
+    response = await client._send(prepared, deadline)
     try:
         state.request_id = acc.request_id = request_id(response.headers)
         if response.status_code >= 400 or not is_event_stream(response):
-            delta = acc.adopt(decode_completion(response, await client._read(response)))
+            body = await client._read(response, deadline)
+            delta = acc.adopt(decode_completion(response, body))
             if delta is not None:
                 yield delta
             state.completion = acc.result()
             return
         decoder = SSEDecoder()
         chunks = response.aiter_bytes()
+        clock = time.monotonic
         async for raw in chunks:
             for delta in _feed(decoder, acc, raw):
                 yield delta
             if acc.finished:
                 break
+            if deadline is not None and clock() >= deadline.end:  # see _attempt
+                raise deadline.exceeded(_STILL_STREAMING, acc.request_id)
         else:
             for delta in _feed(decoder, acc, None):
                 yield delta
@@ -309,7 +356,7 @@ async def _aattempt(
             seen = 0
             async for raw in chunks:
                 seen += len(raw)
-                if seen > _DRAIN_LIMIT:
+                if seen > _DRAIN_LIMIT or (deadline is not None and clock() >= deadline.end):
                     break
     except httpx.TransportError as exc:
         if state.completion is not None:
