@@ -221,23 +221,21 @@ def is_loopback(url: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def check_headers(headers: Mapping[str, str]) -> None:
+def check_headers(headers: Mapping[str, str], field: str = "default_headers") -> None:
     """Raise :class:`RequestValidationError` for a header httpx or h11 would refuse at
     send time (where the error, retried as a network error, would show the value)."""
     for name, value in headers.items():
         if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
-            raise RequestValidationError(
-                "default_headers", "header names must be HTTP tokens", name
-            )
-        field = f"default_headers[{name!r}]"
+            raise RequestValidationError(field, "header names must be HTTP tokens", name)
+        entry = f"{field}[{name!r}]"
         if not isinstance(value, str):
             raise RequestValidationError(
-                field, "must be a str", Redacted(f"<a value of type {type(value).__name__}>")
+                entry, "must be a str", Redacted(f"<a value of type {type(value).__name__}>")
             )
         bad = _NOT_IN_HEADER.search(value)
         if bad is not None:  # the value may be a secret (a token header): described only
             raise RequestValidationError(
-                field,
+                entry,
                 "must be printable ASCII without surrounding whitespace (an HTTP header value)",
                 _describe("a value", value, bad.start()),
             )
@@ -271,7 +269,7 @@ def warn_if_plain_http(url: str, *, env_proxies: bool = False) -> None:
         )
     else:
         message = (
-            f"base_url {url!r} uses plain http and {variable} sends it through a proxy: "
+            f"base_url {url!r} uses plain http through the proxy set in {variable}: "
             "the API key would be sent unencrypted to the proxy. Use https, list the "
             "host in NO_PROXY, or pass an http_client made with trust_env=False."
         )
