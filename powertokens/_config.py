@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -187,6 +189,7 @@ def resolve_base_url(base_url: str | None) -> str:
     raise RequestValidationError("base_url", _from(source) + problem, shown_url(url))
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of the text: clients reuse URLs
 def _url_problem(url: str) -> str | None:
     if "@" in url:  # checked first: a malformed password must not reach another message
         return (
@@ -254,7 +257,7 @@ def warn_if_plain_http(url: str, *, env_proxies: bool = False) -> None:
     parts = urlsplit(url)
     if parts.scheme != "http":
         return
-    variable = _proxy_variable(httpx.URL(url)) if env_proxies else None
+    variable = _proxy_variable(url) if env_proxies else None
     if variable is None and is_loopback(url):
         return
     host = parts.hostname or ""
@@ -276,21 +279,31 @@ def warn_if_plain_http(url: str, *, env_proxies: bool = False) -> None:
     warnings.warn(message, UserWarning, stacklevel=4)
 
 
-def _proxy_variable(url: httpx.URL) -> str | None:
+# The spellings that carry a proxy for plain http (getproxies() reads any case; elsewhere
+# than macOS and Windows, where it also reads the system settings, these are checked first).
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def _proxy_variable(url: str) -> str | None:
     """Where the proxy that an httpx client with ``trust_env`` would send a plain-http
     request for ``url`` through is set (an environment variable's name, or "the system
     proxy settings"), or None when it goes direct. httpx's rules: ``urllib``'s
     ``getproxies()``, an ``http`` proxy before an ``all`` one, and ``NO_PROXY``
     entries matched as curl does (``*`` for every host, ``.example.com`` for its
     subdomains, ``example.com`` for it and its subdomains, IP addresses exactly)."""
+    if sys.platform not in ("darwin", "win32") and not any(
+        name in os.environ for name in _PROXY_VARIABLES
+    ):
+        return None  # the usual case, without getproxies()'s walks through os.environ
     proxies = getproxies()
     scheme = "http" if proxies.get("http") else "all" if proxies.get("all") else None
     if scheme is None:
         return None
+    target = httpx.URL(url)
     for entry in (e.strip() for e in proxies.get("no", "").split(",")):
         if entry == "*":
             return None
-        if entry and _bypasses(entry, url):
+        if entry and _bypasses(entry, target):
             return None
     for name, value in os.environ.items():
         if name.lower() == f"{scheme}_proxy" and value == proxies[scheme]:
