@@ -26,7 +26,7 @@ from powertokens import (
     Timeout,
     validate_params,
 )
-from powertokens._config import check_api_key, resolve_base_url, shown_url
+from powertokens.lib import check_api_key, resolve_base_url, shown_url
 
 from ._errors import to_langchain_error
 

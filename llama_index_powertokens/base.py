@@ -32,7 +32,7 @@ from powertokens import (
     model_info,
 )
 from powertokens import PowerTokens as SyncPowerTokens
-from powertokens._config import check_api_key, resolve_api_key, resolve_base_url
+from powertokens.lib import check_api_key, resolve_api_key, resolve_base_url
 
 from ._convert import StreamState, chat_response, completion_response
 from ._messages import to_wire_messages
