@@ -14,16 +14,53 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from pydantic import SecretStr
 from typing_extensions import Self
 
-from powertokens import AsyncPowerTokens, ConcurrencyLimit, PowerTokens, Timeout
+from powertokens import (
+    API_KEY_ENV,
+    AsyncPowerTokens,
+    ConcurrencyLimit,
+    PowerTokens,
+    PowerTokensError,
+    Timeout,
+    validate_params,
+)
+from powertokens.lib import check_api_key, resolve_base_url, shown_url
 
-if TYPE_CHECKING:
-    from pydantic import SecretStr
+from ._errors import to_langchain_error
 
-__all__ = ["ClientCache"]
+__all__ = ["ClientCache", "check_connection", "check_key", "mask_secrets"]
 
 PRIVATE = ("_client", "_async_client", "_limit")
+
+
+def mask_secrets(values: dict[str, Any]) -> None:
+    """Hide the key and a URL password in constructor input, in place: pydantic shows
+    that input (``input_value=...``) in every error a model validator raises. A URL
+    with credentials, a query or a fragment is refused anyway (``check_limits``), and
+    shows as ``***`` there."""
+    key = values.get("api_key")
+    if isinstance(key, str):
+        values["api_key"] = SecretStr(key)
+    url = values.get("base_url")
+    if isinstance(url, str) and (shown := shown_url(url)) != url:
+        values["base_url"] = shown
+
+
+def check_key(key: SecretStr | None, *, from_env: bool = False) -> None:
+    """Raise for a key that cannot go in a header (trimmed of whitespace, it is fine),
+    never showing it: the core's own check, done when the key is set."""
+    if key is not None:
+        check_api_key(key.get_secret_value(), source=API_KEY_ENV if from_env else "api_key")
+
+
+def check_connection(model: ClientCache) -> None:
+    """The key and base URL checks, naming the environment variable a value came from."""
+    given = model.model_fields_set
+    check_key(model.api_key, from_env="api_key" not in given)
+    if "base_url" not in given and model.base_url is not None:
+        resolve_base_url(None)  # read from POWERTOKENS_BASE_URL: checked as such
 
 
 class ClientCache:
@@ -40,6 +77,24 @@ class ClientCache:
         http_client: httpx.Client | None
         http_async_client: httpx.AsyncClient | None
         __pydantic_private__: dict[str, Any] | None
+        model_fields_set: set[str]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # An assigned key is kept as a SecretStr (a str would show in repr), and a key or
+        # URL the core would refuse fails here, as at construction.
+        if name == "api_key" and value is not None:
+            if not isinstance(value, SecretStr):
+                value = SecretStr(value)
+            try:
+                check_key(value)
+            except PowerTokensError as exc:
+                raise to_langchain_error(exc) from None
+        elif name == "base_url" and value is not None:
+            try:
+                validate_params(base_url=value)
+            except PowerTokensError as exc:
+                raise to_langchain_error(exc) from None
+        super().__setattr__(name, value)
 
     def _settings(self) -> tuple[Any, ...]:
         headers = self.default_headers

@@ -31,7 +31,7 @@ from powertokens import (
     resolve_tool_choice,
 )
 
-from ._clients import ClientCache
+from ._clients import ClientCache, check_connection, mask_secrets
 from ._errors import to_langchain_error
 from ._params import build_call, check_limits, profile_for
 from ._results import ChunkBuilder, chat_result
@@ -245,12 +245,14 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     def _powertokens_model_kwargs(cls, values: Any) -> Any:
         """Unknown constructor arguments go to ``model_kwargs`` (with a warning)."""
         if isinstance(values, dict):
+            mask_secrets(values)
             return _build_model_kwargs(values, _field_names(cls))
         return values
 
     @model_validator(mode="after")
     def _powertokens_check_limits(self) -> Self:
         """Fail at construction, not at the first call, for a value the API rejects."""
+        check_connection(self)
         check_limits(self)
         return self
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +23,6 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from powertokens import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
     DEFAULT_MODEL,
     AsyncPowerTokens,
     AsyncStream,
@@ -35,9 +31,9 @@ from powertokens import (
     Stream,
     Timeout,
     model_info,
-    validate_params,
 )
 from powertokens import PowerTokens as SyncPowerTokens
+from powertokens.lib import check_api_key, resolve_api_key, resolve_base_url
 
 from ._convert import StreamState, chat_response, completion_response
 from ._messages import to_wire_messages
@@ -205,10 +201,11 @@ class PowerTokens(FunctionCallingLLM):
     ) -> None:
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
-        api_key = api_key or os.environ.get(API_KEY_ENV) or None
-        base_url = base_url or api_base or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        validate_params(base_url=base_url)
-        super().__init__(model=model, api_key=api_key, base_url=base_url.rstrip("/"), **kwargs)
+        # Trimmed and checked (never shown), like the core client's: before pydantic sees
+        # them, so no validation error can carry the raw key or a URL password.
+        api_key = resolve_api_key(api_key)
+        base_url = resolve_base_url(base_url or api_base)
+        super().__init__(model=model, api_key=api_key, base_url=base_url, **kwargs)
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._settings()  # validate the sampling fields now, with the core's checks
@@ -225,6 +222,14 @@ class PowerTokens(FunctionCallingLLM):
     # -- cached derived state ---------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "api_key" and value is not None:
+            # Kept as a SecretStr (a str would show in repr), checked as at construction.
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            key = check_api_key(value)
+            value = SecretStr(key) if key is not None else None
+        elif name == "base_url":
+            value = resolve_base_url(value)
         super().__setattr__(name, value)
         if name in _CACHED_FROM:
             self._defaults = self._metadata = self._payload = None
@@ -308,7 +313,8 @@ class PowerTokens(FunctionCallingLLM):
         return client
 
     def _key(self) -> str | None:
-        return self.api_key.get_secret_value() if self.api_key is not None else None
+        key: Any = self.api_key  # a str when set through model_copy(update=...)
+        return key.get_secret_value() if isinstance(key, SecretStr) else key
 
     def close(self) -> None:
         """Close the sync connection pool (an injected ``http_client`` stays open)."""

@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 from typing_extensions import Self
 
-from ._config import USER_AGENT, Timeout, resolve_api_key, resolve_base_url, warn_if_plain_http
+from ._config import (
+    USER_AGENT,
+    Timeout,
+    check_headers,
+    resolve_api_key,
+    resolve_base_url,
+    warn_if_plain_http,
+)
 from ._exceptions import PoolTimeoutError, PowerTokensError, RequestValidationError
 from ._models import ChatCompletionRequest
 from ._pools import ConcurrencyLimit, make_limit
@@ -39,7 +46,10 @@ class BaseClient:
         max_retries: int,
         default_headers: Mapping[str, str] | None,
         max_concurrent_requests: int | ConcurrencyLimit | None,
+        own_pools: bool = True,
     ) -> None:
+        # Trimmed and checked now: a key that cannot go in a header would otherwise fail
+        # at send time, retried as a network error, in errors and logs that show it.
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
         # Parsed once: httpx re-parses a str URL on every request (about 45 µs a call).
@@ -49,9 +59,12 @@ class BaseClient:
         self.timeout = Timeout.coerce(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.default_headers = dict(default_headers or {})
+        check_headers(self.default_headers)
         self._limit = make_limit(max_concurrent_requests)
+        # Our own pools honour proxies set in the environment, as any httpx client does.
+        self._own_pools = own_pools
         if self._api_key:
-            warn_if_plain_http(self.base_url)
+            warn_if_plain_http(self.base_url, env_proxies=own_pools)
 
     @property
     def max_retries(self) -> int:
@@ -92,6 +105,7 @@ class BaseClient:
             max_retries=self.max_retries if max_retries is _UNSET else max_retries,
             default_headers=self.default_headers if default_headers is _UNSET else default_headers,
             max_concurrent_requests=None if keep else max_concurrent_requests,
+            own_pools=self._own_pools,
         )
         if keep:
             new._limit = self._limit
@@ -112,6 +126,8 @@ class BaseClient:
             raise RequestValidationError(
                 "api_key", "required: pass api_key=... or set POWERTOKENS_API_KEY", None
             )
+        if extra_headers:
+            check_headers(extra_headers, "extra_headers")
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Content-Type": "application/json",

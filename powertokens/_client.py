@@ -70,6 +70,7 @@ class PowerTokens(BaseClient):
             max_retries=max_retries,
             default_headers=default_headers,
             max_concurrent_requests=max_concurrent_requests,
+            own_pools=http_client is None,
         )
         self._pool = SyncPool(http_client)
 
@@ -209,6 +210,7 @@ class AsyncPowerTokens(BaseClient):
             max_retries=max_retries,
             default_headers=default_headers,
             max_concurrent_requests=max_concurrent_requests,
+            own_pools=http_client is None,
         )
         self._pools = AsyncPools(http_client)
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import math
 import os
+import re
+import sys
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -19,9 +24,13 @@ __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
+    "Redacted",
     "Timeout",
+    "check_api_key",
+    "check_headers",
     "resolve_api_key",
     "resolve_base_url",
+    "shown_url",
 ]
 
 API_KEY_ENV = "POWERTOKENS_API_KEY"
@@ -130,20 +139,136 @@ def _limit(seconds: float) -> float | None:
     return None if seconds == math.inf else seconds
 
 
+class Redacted(str):
+    """What an error shows in place of a secret: a description, never the value.
+
+    A ``str`` whose ``repr`` is itself, so ``RequestValidationError`` (which shows
+    ``repr(value)``) prints ``<an API key of 41 characters: ...>`` without quotes.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+# What can go in an HTTP header value (RFC 9110, 5.5): visible ASCII, and spaces or tabs
+# between visible characters. httpx encodes str headers as ASCII, h11 refuses control
+# characters and surrounding whitespace; we check first, so the value never reaches an
+# error message of theirs (or httpcore's debug log of it).
+_NOT_IN_HEADER = re.compile(r"[^\x21-\x7e \t]|\A[ \t]|[ \t]\Z")
+
+
+def _describe(what: str, value: str, index: int) -> Redacted:
+    char = value[index]
+    return Redacted(f"<{what} of {len(value)} characters: U+{ord(char):04X} at index {index}>")
+
+
+def check_api_key(api_key: object, *, source: str = "api_key") -> str | None:
+    """The key as it is sent: surrounding whitespace (a key file's trailing newline,
+    Windows line endings) trimmed; None when that leaves nothing.
+
+    Raises :class:`RequestValidationError` for anything that cannot go in an
+    ``Authorization`` header, showing where the offending character is, never the key.
+    ``source`` names where the key came from (``api_key`` or the environment variable).
+    """
+    if api_key is None:
+        return None
+    if not isinstance(api_key, str):
+        raise RequestValidationError(
+            "api_key",
+            f"{_from(source)}must be a str",
+            Redacted(f"<a value of type {type(api_key).__name__}>"),
+        )
+    key = api_key.strip()
+    bad = _NOT_IN_HEADER.search(key)
+    if bad is not None:
+        # The index in the value as given, so it matches what the user sees in the file.
+        index = len(api_key) - len(api_key.lstrip()) + bad.start()
+        raise RequestValidationError(
+            "api_key",
+            f"{_from(source)}must be printable ASCII (it is sent in an HTTP header); "
+            "surrounding whitespace is trimmed",
+            _describe("an API key", api_key, index),
+        )
+    return key or None
+
+
 def resolve_api_key(api_key: str | None) -> str | None:
-    """The explicit key, else ``POWERTOKENS_API_KEY``; None when neither is set."""
-    if api_key:
-        return api_key
-    return os.environ.get(API_KEY_ENV) or None
+    """The explicit key, else ``POWERTOKENS_API_KEY``, trimmed and checked
+    (:func:`check_api_key`); None when neither is set."""
+    key = check_api_key(api_key or None)
+    if key is not None:
+        return key
+    return check_api_key(os.environ.get(API_KEY_ENV) or None, source=API_KEY_ENV)
+
+
+def _from(source: str) -> str:
+    return "" if source in ("api_key", "base_url") else f"(from ${source}) "
+
+
+def shown_url(url: str) -> str:
+    """``url`` as an error may show it: anything up to an ``@`` after the scheme (a
+    ``user:password@``, however malformed) and any query or fragment (a gateway token
+    may sit there) replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    if cut >= 0:
+        rest = rest[: cut + 1] + "***"
+    return f"{scheme}{sep}{rest}"
 
 
 def resolve_base_url(base_url: str | None) -> str:
-    """The explicit URL, else ``POWERTOKENS_BASE_URL``, else the public endpoint."""
-    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise RequestValidationError("base_url", "must be an http(s) URL", url)
-    return url.rstrip("/")
+    """The explicit URL, else ``POWERTOKENS_BASE_URL``, else the public endpoint;
+    surrounding whitespace trimmed, a trailing ``/`` dropped.
+
+    Raises :class:`RequestValidationError` (showing no password) for a URL that holds
+    credentials (httpx would send them as Basic auth in place of the key), is not
+    http(s), has a ``?query`` or ``#fragment`` (``/chat/completions`` is appended to
+    the URL), or that httpx cannot parse.
+    """
+    url: object = base_url.strip() if isinstance(base_url, str) else base_url
+    source = "base_url"
+    if not url:
+        url = os.environ.get(BASE_URL_ENV, "").strip()
+        source = BASE_URL_ENV
+        if not url:
+            return DEFAULT_BASE_URL
+    if not isinstance(url, str):
+        raise RequestValidationError(
+            "base_url", "must be a str", Redacted(f"<a value of type {type(url).__name__}>")
+        )
+    problem = _url_problem(url)
+    if problem is None:
+        return url.rstrip("/")
+    raise RequestValidationError("base_url", _from(source) + problem, shown_url(url))
+
+
+@functools.lru_cache(maxsize=64)  # a pure function of the text: clients reuse URLs
+def _url_problem(url: str) -> str | None:
+    if "@" in url:  # checked first: a malformed password must not reach another message
+        return (
+            "must not hold credentials (user:password@; an @ in the path is written %40): "
+            "httpx would send them as Basic auth in place of the API key"
+        )
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL"
+    if "?" in url or "#" in url:
+        return "must not have a ?query or #fragment: /chat/completions is appended to it"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"is not a valid URL ({exc})"
+    return None
 
 
 def is_loopback(url: str) -> bool:
@@ -158,21 +283,118 @@ def is_loopback(url: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
+def check_headers(headers: Mapping[str, str], field: str = "default_headers") -> None:
+    """Raise :class:`RequestValidationError` for a header httpx or h11 would refuse at
+    send time (where the error, retried as a network error, would show the value)."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+            raise RequestValidationError(field, "header names must be HTTP tokens", name)
+        entry = f"{field}[{name!r}]"
+        if not isinstance(value, str):
+            raise RequestValidationError(
+                entry, "must be a str", Redacted(f"<a value of type {type(value).__name__}>")
+            )
+        bad = _NOT_IN_HEADER.search(value)
+        if bad is not None:  # the value may be a secret (a token header): described only
+            raise RequestValidationError(
+                entry,
+                "must be printable ASCII without surrounding whitespace (an HTTP header value)",
+                _describe("a value", value, bad.start()),
+            )
+
+
+# -- plain http ----------------------------------------------------------------------
+
 _warned_plain_http: set[str] = set()
 
 
-def warn_if_plain_http(url: str) -> None:
-    """Warn once per host when the key would travel unencrypted beyond this machine."""
+def warn_if_plain_http(url: str, *, env_proxies: bool = False) -> None:
+    """Warn once per host when the key would travel unencrypted beyond this machine:
+    to a non-loopback host, or (``env_proxies``: our own pools, which honour the
+    environment like any ``httpx`` client) through a proxy named in the environment.
+    An https URL is tunnelled through a proxy (CONNECT): the proxy sees no key."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or is_loopback(url):
+    if parts.scheme != "http":
+        return
+    variable = _proxy_variable(url) if env_proxies else None
+    if variable is None and is_loopback(url):
         return
     host = parts.hostname or ""
-    if host in _warned_plain_http:
+    seen = host if variable is None else f"{host} via {variable}"
+    if seen in _warned_plain_http:
         return
-    _warned_plain_http.add(host)
-    warnings.warn(
-        f"base_url {url!r} uses plain http to a non-loopback host: the API key "
-        "would be sent unencrypted. Use https.",
-        UserWarning,
-        stacklevel=4,
-    )
+    _warned_plain_http.add(seen)
+    if variable is None:
+        message = (
+            f"base_url {url!r} uses plain http to a non-loopback host: the API key "
+            "would be sent unencrypted. Use https."
+        )
+    else:
+        message = (
+            f"base_url {url!r} uses plain http through the proxy set in {variable}: "
+            "the API key would be sent unencrypted to the proxy. Use https, list the "
+            "host in NO_PROXY, or pass an http_client made with trust_env=False."
+        )
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
+# The spellings that carry a proxy for plain http (getproxies() reads any case; elsewhere
+# than macOS and Windows, where it also reads the system settings, these are checked first).
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def _proxy_variable(url: str) -> str | None:
+    """Where the proxy that an httpx client with ``trust_env`` would send a plain-http
+    request for ``url`` through is set (an environment variable's name, or "the system
+    proxy settings"), or None when it goes direct. httpx's rules: ``urllib``'s
+    ``getproxies()``, an ``http`` proxy before an ``all`` one, and ``NO_PROXY``
+    entries matched as curl does (``*`` for every host, ``.example.com`` for its
+    subdomains, ``example.com`` for it and its subdomains, IP addresses exactly)."""
+    if sys.platform not in ("darwin", "win32") and not any(
+        name in os.environ for name in _PROXY_VARIABLES
+    ):
+        return None  # the usual case, without getproxies()'s walks through os.environ
+    proxies = getproxies()
+    scheme = "http" if proxies.get("http") else "all" if proxies.get("all") else None
+    if scheme is None:
+        return None
+    target = httpx.URL(url)
+    for entry in (e.strip() for e in proxies.get("no", "").split(",")):
+        if entry == "*":
+            return None
+        if entry and _bypasses(entry, target):
+            return None
+    for name, value in os.environ.items():
+        if name.lower() == f"{scheme}_proxy" and value == proxies[scheme]:
+            return name
+    return "the system proxy settings"
+
+
+def _bypasses(entry: str, url: httpx.URL) -> bool:
+    """Whether one ``NO_PROXY`` entry sends ``url`` direct (as httpx reads it)."""
+    if "://" in entry:
+        pattern = entry
+    else:
+        host = entry.split("/")[0]
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            pattern = f"all://{entry}" if entry.lower() == "localhost" else f"all://*{entry}"
+        else:
+            pattern = f"all://[{entry}]" if address.version == 6 else f"all://{entry}"
+    try:
+        parsed = httpx.URL(pattern)
+    except httpx.InvalidURL:
+        return False
+    if parsed.scheme not in ("all", url.scheme):
+        return False
+    if parsed.port is not None and parsed.port != url.port:
+        return False
+    host = parsed.host
+    if not host or host == "*":
+        return True
+    if host.startswith("*."):
+        return re.fullmatch(rf".+\.{re.escape(host[2:])}", url.host) is not None
+    if host.startswith("*"):
+        return re.fullmatch(rf"(.+\.)?{re.escape(host[1:])}", url.host) is not None
+    return host == url.host

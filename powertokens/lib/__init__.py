@@ -5,8 +5,13 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
 * :func:`extract_json`: the first JSON object or array in model text (fenced blocks
   first), for structured output when a model answers in prose instead of calling the
   schema's tool.
+* :func:`resolve_api_key`, :func:`check_api_key`, :func:`resolve_base_url`,
+  :func:`shown_url`: the clients' own rules for the key and the base URL (trimmed,
+  checked, never shown), for a framework that takes them at construction.
 """
+
+from powertokens._config import check_api_key, resolve_api_key, resolve_base_url, shown_url
 
 from ._jsontext import extract_json
 
-__all__ = ["extract_json"]
+__all__ = ["check_api_key", "extract_json", "resolve_api_key", "resolve_base_url", "shown_url"]

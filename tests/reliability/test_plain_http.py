@@ -7,6 +7,7 @@ their core client on the first call, which goes to an ``httpx.MockTransport`` he
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ import powertokens._config as config
 from langchain_powertokens import ChatPowerTokens
 from llama_index_powertokens import PowerTokens as LlamaPowerTokens
 from powertokens import AsyncPowerTokens, PowerTokens
+from tests.hostile import HostileServer, completion, json_response
 
 from .stacks import KEY
 
@@ -164,3 +166,123 @@ def test_adapters_never_warn_for_loopback(fresh: list[warnings.WarningMessage], 
     llm.complete("hi")
     assert len(sent) == 2
     assert plain_http(fresh) == []
+
+
+# -- a proxy from the environment ------------------------------------------------------------
+#
+# A client's own pools are httpx clients, which send plain-http requests through the proxy
+# named in HTTP_PROXY / ALL_PROXY (unless NO_PROXY lists the host): the proxy would read
+# the key, loopback base_url or not. https is tunnelled (CONNECT) and shows it nothing.
+
+PROXY_PASSWORD = "proxy-SENTINEL-password-41aa"
+LOOPBACK = "http://127.0.0.1:8787/v1"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy settings but the test's own."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+def test_a_proxy_in_the_environment_warns_even_for_loopback(
+    fresh: list[warnings.WarningMessage], env: pytest.MonkeyPatch, variable: str
+) -> None:
+    env.setenv(variable, f"http://user:{PROXY_PASSWORD}@proxy.internal:3128")
+    PowerTokens(api_key=KEY, base_url=LOOPBACK).close()
+    AsyncPowerTokens(api_key=KEY, base_url=LOOPBACK)  # the same host: warned once
+    [message] = plain_http(fresh)
+    assert variable in message
+    assert "proxy" in message
+    assert "127.0.0.1" in message
+    assert PROXY_PASSWORD not in message
+    assert "proxy.internal" not in message  # the variable is named, its value never shown
+    assert KEY not in message
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"])
+def test_no_proxy_warning_for_https(
+    fresh: list[warnings.WarningMessage], env: pytest.MonkeyPatch, variable: str
+) -> None:
+    env.setenv(variable, "http://proxy.internal:3128")
+    PowerTokens(api_key=KEY, base_url="https://api.powertokens.ai/v1").close()
+    PowerTokens(api_key=KEY, base_url="https://127.0.0.1:8787/v1").close()
+    assert plain_http(fresh) == []
+
+
+def test_no_proxy_warning_with_an_injected_http_client(
+    fresh: list[warnings.WarningMessage], env: pytest.MonkeyPatch
+) -> None:
+    """An injected client is configured by its owner (``trust_env``, ``proxy``, mounts)."""
+    env.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    with httpx.Client(trust_env=False) as http:
+        PowerTokens(api_key=KEY, base_url=LOOPBACK, http_client=http)
+    AsyncPowerTokens(api_key=KEY, base_url=LOOPBACK, http_client=httpx.AsyncClient())
+    assert plain_http(fresh) == []
+
+
+ROUTES = {
+    "HTTP_PROXY": ({"HTTP_PROXY": "{proxy}"}, True),
+    "http_proxy": ({"http_proxy": "{proxy}"}, True),
+    "ALL_PROXY": ({"ALL_PROXY": "{proxy}"}, True),
+    "HTTPS_PROXY only": ({"HTTPS_PROXY": "{proxy}"}, False),
+    "NO_PROXY host": ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "127.0.0.1"}, False),
+    "NO_PROXY list": ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "example.com, 127.0.0.1"}, False),
+    "NO_PROXY host:port": ({"HTTP_PROXY": "{proxy}", "no_proxy": "127.0.0.1:{port}"}, False),
+    "NO_PROXY other port": ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "127.0.0.1:1"}, True),
+    "NO_PROXY *": ({"ALL_PROXY": "{proxy}", "NO_PROXY": "*"}, False),
+    "NO_PROXY localhost": ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "localhost"}, True),
+    "NO_PROXY other host": ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "127.0.0.2,.local"}, True),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
+async def test_the_warning_matches_where_httpx_sends_the_key(
+    fresh: list[warnings.WarningMessage],
+    env: pytest.MonkeyPatch,
+    route: tuple[dict[str, str], bool],
+) -> None:
+    """Over loopback: a second server plays the proxy. It gets the request (and reads the
+    key) exactly when the client warned."""
+    settings, proxied = route
+    with HostileServer() as direct, HostileServer() as proxy:
+        for server in (direct, proxy):
+            server.script(json_response(200, completion("ok")))
+        proxy_url = f"http://127.0.0.1:{proxy.port}"
+        for name, value in settings.items():
+            env.setenv(name, value.format(proxy=proxy_url, port=direct.port))
+        messages = [{"role": "user", "content": "hi"}]
+        with PowerTokens(api_key=KEY, base_url=direct.url, max_retries=0) as client:
+            assert client.chat(messages).content == "ok"
+        async with AsyncPowerTokens(api_key=KEY, base_url=direct.url, max_retries=0) as aclient:
+            assert (await aclient.chat(messages)).content == "ok"
+        seen_by_proxy = [r.headers.get("authorization") for r in proxy.requests]
+        assert seen_by_proxy == ([f"Bearer {KEY}"] * 2 if proxied else [])
+        assert len(direct.requests) == (0 if proxied else 2)
+    warned = plain_http(fresh)
+    assert len(warned) == (1 if proxied else 0), warned
+    if proxied:
+        [variable] = settings.keys() - {"NO_PROXY", "no_proxy"}
+        assert variable in warned[0]
+
+
+async def test_adapters_warn_for_an_environment_proxy(
+    fresh: list[warnings.WarningMessage], env: pytest.MonkeyPatch
+) -> None:
+    with HostileServer() as proxy:
+        proxy.script(json_response(200, completion("ok")))
+        env.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        model = ChatPowerTokens(api_key=KEY, base_url=LOOPBACK, max_retries=0)
+        assert model.invoke("hi").text == "ok"
+        assert (await model.ainvoke("hi")).text == "ok"
+        model.close()
+        llm = LlamaPowerTokens(api_key=KEY, base_url="http://localhost:8787/v1", max_retries=0)
+        assert llm.complete("hi").text == "ok"
+        llm.close()
+        assert len(proxy.requests) == 3
+    warned = plain_http(fresh)
+    assert len(warned) == 2  # one per host
+    assert all("HTTP_PROXY" in message for message in warned)
