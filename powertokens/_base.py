@@ -129,6 +129,7 @@ class BaseClient:
             model=body["model"],
             stream=stream,
             stops=stops,
+            single_tool_call=params.get("parallel_tool_calls") is False,
         )
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:

@@ -80,7 +80,8 @@ class PowerTokens(BaseClient):
                     response = self._send(prepared)  # the whole body: stream=False
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, response.content), prepared.stops)
+                completion = decode_completion(response, response.content)
+                return apply_stops(completion, prepared.stops, prepared.single_tool_call)
             except APIError as error:
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
@@ -202,7 +203,8 @@ class AsyncPowerTokens(BaseClient):
                     response = await self._send(prepared)  # the whole body: stream=False
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, response.content), prepared.stops)
+                completion = decode_completion(response, response.content)
+                return apply_stops(completion, prepared.stops, prepared.single_tool_call)
             except APIError as error:
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:

@@ -115,6 +115,13 @@ class _StreamBase:
         return self._state.request_id
 
     @property
+    def stopped_by_client(self) -> bool:
+        """True once a stop sequence the service did not apply ended the answer: the
+        stream ended there, and the usage it would have sent last is unknown (None)."""
+        acc = self._state.acc
+        return acc is not None and acc.stopped_by_client
+
+    @property
     def tool_calls(self) -> list[StreamedToolCall]:
         """The tool calls accumulated so far, in index order."""
         acc = self._state.acc
@@ -166,7 +173,9 @@ class Stream(_StreamBase):
 def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[StreamDelta, None, None]:
     retries = 0
     while True:
-        acc = state.acc = StreamAccumulator(prepared.stops)
+        acc = state.acc = StreamAccumulator(
+            prepared.stops, single_tool_call=prepared.single_tool_call
+        )
         try:
             client._acquire(prepared)
             try:
@@ -261,7 +270,9 @@ async def _arun(
 ) -> AsyncGenerator[StreamDelta, None]:
     retries = 0
     while True:
-        acc = state.acc = StreamAccumulator(prepared.stops)
+        acc = state.acc = StreamAccumulator(
+            prepared.stops, single_tool_call=prepared.single_tool_call
+        )
         try:
             await client._acquire(prepared)
             attempt = _aattempt(client, prepared, state, acc)
