@@ -29,6 +29,7 @@ from powertokens import (
     PowerTokensError,
     Timeout,
     resolve_tool_choice,
+    validate_params,
 )
 
 from ._clients import ClientCache
@@ -209,6 +210,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     ``PowerTokensPoolTimeoutError``). Shared by every call of this instance, sync and
     async, from any thread or event loop (its ``bind_tools``/``with_structured_output``
     runnables and ``batch`` included). None (the default): no limit."""
+    n: int | None = None
+    """Answers per request: the API returns one, so only 1 (or None) is accepted, here and
+    per call; it is never sent. Make several calls (``batch``) for several answers."""
     streaming: bool = False
     """Stream internally on ``invoke`` (callbacks then get every token)."""
     default_headers: dict[str, str] | None = None
@@ -382,11 +386,17 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         """Bind tools (LangChain tools, functions, pydantic models, TypedDicts, JSON or
         OpenAI schemas). The API only has ``tool_choice="auto"``: "any", "required",
         ``True`` or a tool name are sent as "auto" (with a one-time warning, and a request
-        for the call in the system prompt); "none" sends no tools. ``strict`` and
-        ``parallel_tool_calls`` are accepted and not sent (the API has neither)."""
+        for the call in the system prompt); "none" sends no tools. ``strict`` is accepted
+        and not sent (the API has no strict schemas).
+
+        ``parallel_tool_calls=False`` (here or per call) is enforced on the client, as the
+        API has no such field: the system prompt asks for one call and only the first
+        call of the answer is kept, in ``invoke`` and in streams (no ``tool_call_chunks``
+        of a later call are yielded)."""
         formatted = [format_tool(tool) for tool in tools]
         try:
             check_tools(formatted, self.model)
+            validate_params(parallel_tool_calls=parallel_tool_calls)
             downgraded = tool_choice is not None and resolve_tool_choice(tool_choice).downgraded
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from None
@@ -394,6 +404,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
             if downgraded:
                 warn_tool_choice_downgraded(tool_choice, hinted=self.nudge_tool_choice)
             kwargs["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
         return super().bind(tools=formatted, **kwargs)
 
     def with_structured_output(
