@@ -154,8 +154,8 @@ def resolve_tool_choice(choice: Any, tool_names: Sequence[str] = ()) -> ToolChoi
 
 _ANY_TOOL_HINT = "Call one of the provided tools to answer; do not answer in plain text."
 _NAMED_TOOL_HINT = "Call the {name} tool to answer; do not answer in plain text."
-_ONE_CALL = "Make at most one tool call in your reply."
-_ONE_CALL_FORCED = " Make exactly one tool call."
+_ONE_CALL = "Request at most one tool invocation in your reply."
+_ONE_CALL_FORCED = " Make exactly one call."
 
 
 def tool_hint(choice: ToolChoice, *, single_call: bool = False) -> str | None:

@@ -50,7 +50,7 @@ async def test_chat_keeps_only_the_first_call_and_asks_for_one(api: Api, emu: Em
     assert "tool_choice" not in body
     assert body["messages"][0] == {
         "role": "system",
-        "content": "Make at most one tool call in your reply.",
+        "content": "Request at most one tool invocation in your reply.",
     }
 
 
@@ -92,7 +92,7 @@ async def test_a_forced_choice_and_one_call_make_one_sentence(api: Api, emu: Emu
     assert system == {
         "role": "system",
         "content": "Call the get_weather tool to answer; do not answer in plain text. "
-        "Make exactly one tool call.",
+        "Make exactly one call.",
     }
 
 

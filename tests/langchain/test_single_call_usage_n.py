@@ -47,7 +47,7 @@ async def test_bind_tools_parallel_false_keeps_the_first_call_in_invoke(
     ]
     body = last_body(emu)
     assert "parallel_tool_calls" not in body
-    assert body["messages"][0]["content"] == "Make at most one tool call in your reply."
+    assert body["messages"][0]["content"] == "Request at most one tool invocation in your reply."
 
 
 @pytest.mark.parametrize("headers", [None, TOOL_STREAM])
