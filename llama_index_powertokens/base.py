@@ -402,7 +402,12 @@ class PowerTokens(FunctionCallingLLM):
         """Chat arguments for a call with ``tools``; the caller's history is copied,
         never modified. ``tool_required`` and a named ``tool_choice`` (the agents'
         ``initial_tool_choice``) become "auto" plus a system instruction, since the API
-        accepts nothing else."""
+        accepts nothing else. ``allow_parallel_tool_calls=False`` (LlamaIndex's default
+        here) becomes the core's ``parallel_tool_calls=False``: the model is asked for one
+        call and only the first is kept, in ``chat`` and in every stream form, so an agent
+        runs one tool per step whether it streams or not."""
+        if not allow_parallel_tool_calls:
+            kwargs["parallel_tool_calls"] = False
         return prepare_tools_call(tools, user_msg, chat_history, tool_required, tool_choice, kwargs)
 
     def _validate_chat_with_tools_response(
