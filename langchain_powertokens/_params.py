@@ -43,8 +43,9 @@ class ModelFields(Protocol):
     nudge_tool_choice: bool
 
 
-# Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent.
-_IGNORED_KWARGS = ("stream", "strict", "response_format")
+# Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent
+# (``response_format`` is taken before: see ``_response_format``).
+_IGNORED_KWARGS = ("stream", "strict")
 
 
 def check_n(n: Any) -> None:

@@ -35,6 +35,7 @@ from powertokens import (
 from ._clients import ClientCache
 from ._errors import to_langchain_error
 from ._params import build_call, check_limits, profile_for
+from ._response_format import take_response_format
 from ._results import ChunkBuilder, chat_result
 from ._structured import structured_output
 from ._tools import check_tools, format_tool, warn_tool_choice_downgraded
@@ -96,6 +97,11 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         print(full.text, full.usage_metadata)
         ```
 
+        A stream that one of several stop sequences ends on the client (the API takes
+        one) closes its connection at once, so the service's final usage never comes:
+        ``usage_metadata`` is then None and ``response_metadata["usage_unknown"]`` says
+        why (``invoke`` reads the whole answer and reports usage).
+
     Async:
         ```python
         message = await model.ainvoke(messages)
@@ -143,6 +149,12 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
         Pydantic classes, TypedDicts and JSON schemas work, ``include_raw=True`` too;
         when the model answers in text, the JSON object in the text is used.
+
+        ``model.bind(response_format=Joke)`` (a pydantic class, TypedDict, JSON schema,
+        OpenAI's ``{"type": "json_schema", ...}`` or ``{"type": "json_object"}``), and so
+        ``create_agent(..., response_format=ProviderStrategy(Joke))``, take the same
+        tool-calling road: the answer's text is the JSON and
+        ``additional_kwargs["parsed"]`` the object, as with langchain-openai.
 
     Reasoning:
         ```python
@@ -302,11 +314,15 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
             completion = self._sync_client().chat(wire, **params)
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
-        return chat_result(completion)
+        result = chat_result(completion)
+        return result if fmt is None else fmt.result(result)
 
     async def _agenerate(
         self,
@@ -316,11 +332,15 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
             completion = await self._get_async_client().chat(wire, **params)
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
-        return chat_result(completion)
+        result = chat_result(completion)
+        return result if fmt is None else fmt.result(result)
 
     def _stream(
         self,
@@ -330,12 +350,18 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
+            convert = fmt.stream_state().convert if fmt is not None else None
             builder = ChunkBuilder()
             with self._sync_client().stream(wire, **params) as stream:
                 for delta in stream:
                     chunk = builder.add(delta)
                     if chunk is not None:
+                        if convert is not None:
+                            chunk = convert(chunk)
                         if run_manager is not None:
                             run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
@@ -343,6 +369,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
         last = builder.finish(completion)
+        if convert is not None:
+            last = convert(last)
         if run_manager is not None:
             run_manager.on_llm_new_token(last.text, chunk=last)
         yield last
@@ -355,12 +383,18 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
+            convert = fmt.stream_state().convert if fmt is not None else None
             builder = ChunkBuilder()
             async with self._get_async_client().stream(wire, **params) as stream:
                 async for delta in stream:
                     chunk = builder.add(delta)
                     if chunk is not None:
+                        if convert is not None:
+                            chunk = convert(chunk)
                         if run_manager is not None:
                             await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
@@ -368,6 +402,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
         last = builder.finish(completion)
+        if convert is not None:
+            last = convert(last)
         if run_manager is not None:
             await run_manager.on_llm_new_token(last.text, chunk=last)
         yield last
