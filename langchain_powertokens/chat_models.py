@@ -31,14 +31,16 @@ from powertokens import (
     resolve_tool_choice,
     validate_params,
 )
+from powertokens.lib import estimate_prompt_tokens, estimate_text_tokens
 
 from ._clients import ClientCache
+from ._convert import messages_to_wire
 from ._errors import to_langchain_error
 from ._params import build_call, check_limits, profile_for
 from ._response_format import take_response_format
 from ._results import ChunkBuilder, chat_result
 from ._structured import structured_output
-from ._tools import check_tools, format_tool, warn_tool_choice_downgraded
+from ._tools import check_tools, format_tool, format_tools, warn_tool_choice_downgraded
 
 __all__ = ["ChatPowerTokens"]
 
@@ -407,6 +409,23 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         if run_manager is not None:
             await run_manager.on_llm_new_token(last.text, chunk=last)
         yield last
+
+    # -- token counting -------------------------------------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """An estimate of the tokens in ``text`` for GLM models, with no tokenizer to
+        download (see ``powertokens.lib.tokens`` for how it is calibrated)."""
+        return estimate_text_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """An estimate of the ``prompt_tokens`` these messages (and ``tools``) cost: the
+        text (Chinese and Latin script counted differently), the chat template's tokens,
+        tool schemas, tool calls and images (``powertokens.lib.tokens``). Works with
+        ``trim_messages(token_counter=model)``; the service's ``usage`` is the real count."""
+        wire = messages_to_wire(messages, send_reasoning=self.send_reasoning)
+        return estimate_prompt_tokens(wire, format_tools(tools) if tools else None)
 
     # -- tools and structured output -------------------------------------------------------
 
