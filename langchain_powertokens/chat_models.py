@@ -134,7 +134,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
         The API's only ``tool_choice`` is "auto": "any", "required", ``True`` and tool
         names are sent as "auto" (warned once) with a request for the call in the system
-        prompt; "none" sends no tools.
+        prompt; "none" sends no tools. ``bind_tools(..., parallel_tool_calls=False)`` (or
+        per call) is enforced here, as the API has no such field: one call is asked for,
+        and only the first call of the answer is kept, in ``invoke`` and in streams.
 
     Structured output:
         ```python
@@ -182,6 +184,16 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         print(message.response_metadata["finish_reason"], message.response_metadata["model_name"])
         # stop glm-5
         ```
+
+    Token counting:
+        ```python
+        model.get_num_tokens_from_messages(messages, tools=[GetWeather])
+        trim_messages(history, max_tokens=4000, token_counter=model)
+        ```
+
+        A GLM-aware estimate with no tokenizer to install (Chinese and Latin script,
+        the chat template, tools and images counted; ``powertokens.lib.tokens`` says
+        how it is calibrated); ``usage_metadata`` has the service's real counts.
 
     Errors:
         Errors are both ``powertokens`` errors and langchain-core's: e.g.

@@ -92,6 +92,13 @@ class PowerTokens(FunctionCallingLLM):
     Tools and agents: ``FunctionAgent(tools=[...], llm=llm)``, ``llm.predict_and_call``,
     ``llm.chat_with_tools``. The API only takes ``tool_choice="auto"``: a required or
     named tool is asked for in the system prompt instead (never sent as a choice).
+    ``allow_parallel_tool_calls=False`` (``chat_with_tools``' default; set it on
+    ``FunctionAgent`` for side-effecting tools) is enforced here, streamed or not: the
+    model is asked for one call and only the first call of an answer is kept.
+
+    A stream that one of several ``stop`` sequences ends here (the API takes one) closes
+    its connection at once: its last response has no token counts and
+    ``additional_kwargs["usage_unknown"]`` says why.
 
     Structured output: ``llm.structured_predict(Model, prompt)``,
     ``llm.as_structured_llm(Model)``, ``llm.stream_structured_predict(...)``; when the
