@@ -8,9 +8,11 @@ How it is calibrated, from published facts about the GLM-4 family's tokenizer (a
 byte-level BPE with a vocabulary of about 151,000 entries, many of them whole Chinese
 words) and its chat template, not from the emulator (whose counts are its own):
 
-* **Chinese, Japanese, Korean**: Zhipu puts Chinese text at about 1.6 characters per
-  token for its GLM models; common two-character words are single tokens, rare
-  characters take one or two. Counted as 0.65 token per character (rounded up per run).
+* **Chinese, Japanese, Korean**: with whole Chinese words in the vocabulary, GLM-4-family
+  tokenizers average about 1.5 to 1.7 Chinese characters per token (the ratio Zhipu
+  gives users for converting characters to tokens is of that order); common
+  two-character words are single tokens, rare characters take one or two. Counted as
+  0.65 token per character (rounded up per run).
 * **Latin-script words**: a large-vocabulary BPE keeps common English words whole (with
   their leading space) and splits long or rare ones; about 4 to 5 characters per token
   over English prose. Counted as one token for a word of up to 12 letters, one per
