@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.language_models import ModelProfile
 
-from powertokens import model_info, validate_params
+from powertokens import RequestValidationError, model_info, validate_params
 
 from ._convert import messages_to_wire
 from ._tools import format_tools
@@ -37,13 +37,23 @@ class ModelFields(Protocol):
     timeout: float | httpx.Timeout | Timeout | None
     max_retries: int
     model_kwargs: dict[str, Any]
+    n: int | None
     extra_body: dict[str, Any] | None
     send_reasoning: bool
     nudge_tool_choice: bool
 
 
-# Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent.
-_IGNORED_KWARGS = ("stream", "parallel_tool_calls", "strict", "response_format", "n")
+# Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent
+# (``response_format`` is taken before: see ``_response_format``).
+_IGNORED_KWARGS = ("stream", "strict")
+
+
+def check_n(n: Any) -> None:
+    """The API returns one answer per request: ``n`` may only be 1 (then not sent)."""
+    if n is not None and (isinstance(n, bool) or n != 1):
+        raise RequestValidationError(
+            "n", "must be 1: the API returns one answer per request (make several calls)", n
+        )
 
 
 def profile_for(model: str) -> ModelProfile:
@@ -75,6 +85,8 @@ def check_limits(model: ModelFields) -> None:
         timeout=model.timeout,
         max_retries=model.max_retries,
     )
+    check_n(model.n)
+    check_n(model.model_kwargs.get("n"))
 
 
 def build_call(
@@ -91,6 +103,7 @@ def build_call(
     pop = kwargs.pop
     for name in _IGNORED_KWARGS:
         pop(name, None)
+    check_n(pop("n", None))
     max_tokens = pop("max_tokens", None)
     alias = pop("max_completion_tokens", None)  # the OpenAI name
     if max_tokens is None:
@@ -106,10 +119,12 @@ def build_call(
     wire = messages_to_wire(messages, send_reasoning=model.send_reasoning)
     tools = pop("tools", None)
     choice = pop("tool_choice", None)
+    parallel = pop("parallel_tool_calls", None)
     if tools:
         params["tools"] = format_tools(tools)
         params["tool_choice"] = choice
         params["tool_hint"] = model.nudge_tool_choice
+        params["parallel_tool_calls"] = parallel  # False: the core keeps one call
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     if (timeout := pop("timeout", None)) is not None:
@@ -117,7 +132,7 @@ def build_call(
     extra_body = pop("extra_body", None)
     if model.model_kwargs or model.extra_body or extra_body or kwargs:
         params["extra_body"] = {
-            **model.model_kwargs,
+            **{k: v for k, v in model.model_kwargs.items() if k != "n"},  # n=1: not sent
             **(model.extra_body or {}),
             **(extra_body or {}),
             **kwargs,

@@ -20,6 +20,7 @@ from powertokens import ToolCall as WireToolCall
 __all__ = [
     "PROVIDER",
     "REFUSAL_TEXT",
+    "USAGE_UNKNOWN",
     "ChunkBuilder",
     "chat_result",
     "parse_tool_calls",
@@ -30,6 +31,12 @@ PROVIDER = "powertokens"
 """``response_metadata["model_provider"]``: selects this package's block translator."""
 
 REFUSAL_TEXT = "The service's content filter blocked the output (finish_reason='sensitive')."
+
+USAGE_UNKNOWN = "stopped at a client-side stop sequence"
+"""``response_metadata["usage_unknown"]`` of a stream that a stop sequence the service
+was not sent ended on the client: the connection is closed at once (reading on would
+wait for, and bill, text nobody wants), so the usage the service sends last never came.
+``usage_metadata`` is then None rather than a guess."""
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
@@ -164,16 +171,19 @@ class ChunkBuilder:
         )
 
     def finish(self, completion: ChatCompletion | None) -> ChatGenerationChunk:
-        """The last chunk: usage and response metadata."""
+        """The last chunk: usage and response metadata (``usage_unknown`` when a
+        client-side stop ended the stream before the usage came: see
+        :data:`USAGE_UNKNOWN`)."""
         request_id = completion.request_id if completion is not None else None
         usage = self._usage
+        metadata = _response_metadata(self._model, self._finish, self._id or "", request_id)
+        if usage is None and completion is not None and completion.stopped_by_client:
+            metadata["usage_unknown"] = USAGE_UNKNOWN
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
                 usage_metadata=usage_metadata(usage) if usage is not None else None,
-                response_metadata=_response_metadata(
-                    self._model, self._finish, self._id or "", request_id
-                ),
+                response_metadata=metadata,
                 id=self._id,
                 chunk_position="last",
             )

@@ -11,13 +11,14 @@ API has neither ``response_format`` nor strict schemas, so they all take this ro
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.exceptions import ModelRefusalError, OutputParserException
-from langchain_core.messages import AIMessage
-from langchain_core.output_parsers import BaseGenerationOutputParser
-from langchain_core.outputs import ChatGeneration, Generation
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, BaseMessageChunk
+from langchain_core.output_parsers.transform import BaseCumulativeTransformOutputParser
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import ValidationError
@@ -34,11 +35,17 @@ __all__ = ["ToolOrJsonTextParser", "structured_output"]
 METHODS = ("function_calling", "json_schema", "json_mode")
 
 
-class ToolOrJsonTextParser(BaseGenerationOutputParser[Any]):
+class ToolOrJsonTextParser(BaseCumulativeTransformOutputParser[Any]):
     """The schema's tool call arguments, else the JSON object in the text.
 
     Validated into ``pydantic_schema`` when one is given (pydantic 2 or 1 models),
     returned as a dict otherwise.
+
+    Streamed (``.stream()``/``.astream()``), it yields growing partial results while
+    the tool arguments arrive, as langchain-openai's tool parsers do: a dict each time
+    the partial JSON adds something; a pydantic object each time the partial arguments
+    validate (so once every required field has begun) and change. The last result is
+    the whole answer, parsed as ``invoke`` would (errors included).
     """
 
     tool_name: str | None = None
@@ -46,8 +53,13 @@ class ToolOrJsonTextParser(BaseGenerationOutputParser[Any]):
     pydantic_schema: Any = None
     """The pydantic class to validate into, or ``None`` for a dict result."""
 
+    def parse(self, text: str) -> Any:
+        return self.parse_result([Generation(text=text)])
+
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
         generation = result[0]
+        if partial:
+            return self._partial(generation)
         if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
             message = generation.message
             _raise_if_refused(message)
@@ -56,6 +68,45 @@ class ToolOrJsonTextParser(BaseGenerationOutputParser[Any]):
             text = generation.text
             data = self._from_text(text)
         return self._validate(data, text)
+
+    def _partial(self, generation: Generation) -> Any:
+        """The result so far, or None while there is nothing (valid) to show."""
+        if not (
+            isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage)
+        ):
+            return None
+        calls = generation.message.tool_calls  # a chunk's calls: partial JSON, parsed
+        args = next((c["args"] for c in calls if c["name"] == self.tool_name), None)
+        if not isinstance(args, dict) or not args:
+            return None
+        try:
+            return self._validate(args, "")
+        except OutputParserException:
+            return None  # not valid yet: wait for more arguments
+
+    def _transform(self, input: Iterator[str | BaseMessage]) -> Iterator[Any]:
+        prev: Any = None
+        acc: ChatGenerationChunk | GenerationChunk | None = None
+        for chunk in input:
+            acc = _add(acc, chunk)
+            parsed = self.parse_result([acc], partial=True)
+            if parsed is not None and parsed != prev:
+                prev = parsed
+                yield parsed
+        if acc is not None and (final := self.parse_result([acc])) != prev:
+            yield final  # the whole answer, parsed strictly (raises like invoke)
+
+    async def _atransform(self, input: AsyncIterator[str | BaseMessage]) -> AsyncIterator[Any]:
+        prev: Any = None
+        acc: ChatGenerationChunk | GenerationChunk | None = None
+        async for chunk in input:
+            acc = _add(acc, chunk)
+            parsed = self.parse_result([acc], partial=True)
+            if parsed is not None and parsed != prev:
+                prev = parsed
+                yield parsed
+        if acc is not None and (final := self.parse_result([acc])) != prev:
+            yield final
 
     def _from_message(self, message: AIMessage) -> tuple[Any, str]:
         calls = message.tool_calls
@@ -109,6 +160,20 @@ class ToolOrJsonTextParser(BaseGenerationOutputParser[Any]):
                 f"The model's output does not match {schema.__name__}: {exc}",
                 llm_output=text or json.dumps(data, ensure_ascii=False, default=str),
             ) from exc
+
+
+def _add(
+    acc: ChatGenerationChunk | GenerationChunk | None, chunk: str | BaseMessage
+) -> ChatGenerationChunk | GenerationChunk:
+    """The running sum of a stream's chunks, as a generation."""
+    piece: ChatGenerationChunk | GenerationChunk
+    if isinstance(chunk, BaseMessageChunk):
+        piece = ChatGenerationChunk(message=chunk)
+    elif isinstance(chunk, BaseMessage):
+        piece = ChatGenerationChunk(message=AIMessageChunk(**chunk.model_dump(exclude={"type"})))
+    else:
+        piece = GenerationChunk(text=chunk)
+    return piece if acc is None else acc + piece  # type: ignore[operator]
 
 
 def _unwrap(data: Any, tool_name: str | None) -> Any:

@@ -10,7 +10,7 @@ import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -29,14 +29,18 @@ from powertokens import (
     PowerTokensError,
     Timeout,
     resolve_tool_choice,
+    validate_params,
 )
+from powertokens.lib import estimate_prompt_tokens, estimate_text_tokens
 
 from ._clients import ClientCache, check_connection, mask_secrets
+from ._convert import messages_to_wire
 from ._errors import to_langchain_error
 from ._params import build_call, check_limits, profile_for
+from ._response_format import take_response_format
 from ._results import ChunkBuilder, chat_result
 from ._structured import structured_output
-from ._tools import check_tools, format_tool, warn_tool_choice_downgraded
+from ._tools import check_tools, format_tool, format_tools, warn_tool_choice_downgraded
 
 __all__ = ["ChatPowerTokens"]
 
@@ -95,6 +99,11 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         print(full.text, full.usage_metadata)
         ```
 
+        A stream that one of several stop sequences ends on the client (the API takes
+        one) closes its connection at once, so the service's final usage never comes:
+        ``usage_metadata`` is then None and ``response_metadata["usage_unknown"]`` says
+        why (``invoke`` reads the whole answer and reports usage).
+
     Async:
         ```python
         message = await model.ainvoke(messages)
@@ -125,7 +134,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
         The API's only ``tool_choice`` is "auto": "any", "required", ``True`` and tool
         names are sent as "auto" (warned once) with a request for the call in the system
-        prompt; "none" sends no tools.
+        prompt; "none" sends no tools. ``bind_tools(..., parallel_tool_calls=False)`` (or
+        per call) is enforced here, as the API has no such field: one call is asked for,
+        and only the first call of the answer is kept, in ``invoke`` and in streams.
 
     Structured output:
         ```python
@@ -142,6 +153,12 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
         Pydantic classes, TypedDicts and JSON schemas work, ``include_raw=True`` too;
         when the model answers in text, the JSON object in the text is used.
+
+        ``model.bind(response_format=Joke)`` (a pydantic class, TypedDict, JSON schema,
+        OpenAI's ``{"type": "json_schema", ...}`` or ``{"type": "json_object"}``), and so
+        ``create_agent(..., response_format=ProviderStrategy(Joke))``, take the same
+        tool-calling road: the answer's text is the JSON and
+        ``additional_kwargs["parsed"]`` the object, as with langchain-openai.
 
     Reasoning:
         ```python
@@ -167,6 +184,18 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         print(message.response_metadata["finish_reason"], message.response_metadata["model_name"])
         # stop glm-5
         ```
+
+    Token counting:
+        ```python
+        from langchain_core.messages import trim_messages
+
+        model.get_num_tokens_from_messages(messages, tools=[GetWeather])
+        trimmed = trim_messages(messages, max_tokens=4000, token_counter=model)
+        ```
+
+        A GLM-aware estimate with no tokenizer to install (Chinese and Latin script,
+        the chat template, tools and images counted; ``powertokens.lib.tokens`` says
+        how it is calibrated); ``usage_metadata`` has the service's real counts.
 
     Errors:
         Errors are both ``powertokens`` errors and langchain-core's: e.g.
@@ -213,6 +242,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     ``PowerTokensPoolTimeoutError``). Shared by every call of this instance, sync and
     async, from any thread or event loop (its ``bind_tools``/``with_structured_output``
     runnables and ``batch`` included). None (the default): no limit."""
+    n: int | None = None
+    """Answers per request: the API returns one, so only 1 (or None) is accepted, here and
+    per call; it is never sent. Make several calls (``batch``) for several answers."""
     streaming: bool = False
     """Stream internally on ``invoke`` (callbacks then get every token)."""
     default_headers: dict[str, str] | None = None
@@ -304,11 +336,15 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
             completion = self._sync_client().chat(wire, **params)
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
-        return chat_result(completion)
+        result = chat_result(completion)
+        return result if fmt is None else fmt.result(result)
 
     async def _agenerate(
         self,
@@ -318,11 +354,15 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
             completion = await self._get_async_client().chat(wire, **params)
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
-        return chat_result(completion)
+        result = chat_result(completion)
+        return result if fmt is None else fmt.result(result)
 
     def _stream(
         self,
@@ -332,12 +372,18 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
+            convert = fmt.stream_state().convert if fmt is not None else None
             builder = ChunkBuilder()
             with self._sync_client().stream(wire, **params) as stream:
                 for delta in stream:
                     chunk = builder.add(delta)
                     if chunk is not None:
+                        if convert is not None:
+                            chunk = convert(chunk)
                         if run_manager is not None:
                             run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
@@ -345,6 +391,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
         last = builder.finish(completion)
+        if convert is not None:
+            last = convert(last)
         if run_manager is not None:
             run_manager.on_llm_new_token(last.text, chunk=last)
         yield last
@@ -357,12 +405,18 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         try:
+            fmt = take_response_format(kwargs)
             wire, params = build_call(self, messages, stop, kwargs)
+            if fmt is not None:
+                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
+            convert = fmt.stream_state().convert if fmt is not None else None
             builder = ChunkBuilder()
             async with self._get_async_client().stream(wire, **params) as stream:
                 async for delta in stream:
                     chunk = builder.add(delta)
                     if chunk is not None:
+                        if convert is not None:
+                            chunk = convert(chunk)
                         if run_manager is not None:
                             await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
@@ -370,9 +424,29 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from exc.__cause__
         last = builder.finish(completion)
+        if convert is not None:
+            last = convert(last)
         if run_manager is not None:
             await run_manager.on_llm_new_token(last.text, chunk=last)
         yield last
+
+    # -- token counting -------------------------------------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """An estimate of the tokens in ``text`` for GLM models, with no tokenizer to
+        download (see ``powertokens.lib.tokens`` for how it is calibrated)."""
+        return estimate_text_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """An estimate of the ``prompt_tokens`` these messages (and ``tools``) cost: the
+        text (Chinese and Latin script counted differently), the chat template's tokens,
+        tool schemas, tool calls and images (``powertokens.lib.tokens``). Works with
+        ``trim_messages(token_counter=model)``; the service's ``usage`` is the real count."""
+        # Message-likes too (("user", "hi") tuples, dicts), as invoke() takes them.
+        wire = messages_to_wire(convert_to_messages(messages), send_reasoning=self.send_reasoning)
+        return estimate_prompt_tokens(wire, format_tools(tools) if tools else None)
 
     # -- tools and structured output -------------------------------------------------------
 
@@ -388,11 +462,17 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         """Bind tools (LangChain tools, functions, pydantic models, TypedDicts, JSON or
         OpenAI schemas). The API only has ``tool_choice="auto"``: "any", "required",
         ``True`` or a tool name are sent as "auto" (with a one-time warning, and a request
-        for the call in the system prompt); "none" sends no tools. ``strict`` and
-        ``parallel_tool_calls`` are accepted and not sent (the API has neither)."""
+        for the call in the system prompt); "none" sends no tools. ``strict`` is accepted
+        and not sent (the API has no strict schemas).
+
+        ``parallel_tool_calls=False`` (here or per call) is enforced on the client, as the
+        API has no such field: the system prompt asks for one call and only the first
+        call of the answer is kept, in ``invoke`` and in streams (no ``tool_call_chunks``
+        of a later call are yielded)."""
         formatted = [format_tool(tool) for tool in tools]
         try:
             check_tools(formatted, self.model)
+            validate_params(parallel_tool_calls=parallel_tool_calls)
             downgraded = tool_choice is not None and resolve_tool_choice(tool_choice).downgraded
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from None
@@ -400,6 +480,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
             if downgraded:
                 warn_tool_choice_downgraded(tool_choice, hinted=self.nudge_tool_choice)
             kwargs["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
         return super().bind(tools=formatted, **kwargs)
 
     def with_structured_output(

@@ -40,6 +40,7 @@ from ._messages import wire_tool_call
 from ._tools import JsonFallback, fallback_tool_call
 
 __all__ = [
+    "USAGE_UNKNOWN",
     "StreamState",
     "chat_response",
     "completion_response",
@@ -127,11 +128,21 @@ def completion_response(completion: ChatCompletion) -> CompletionResponse:
     return CompletionResponse(text=text, raw=completion, additional_kwargs=extra)
 
 
+USAGE_UNKNOWN = "stopped at a client-side stop sequence"
+"""``additional_kwargs["usage_unknown"]`` on the last response of a stream that a stop
+sequence the service was not sent ended on the client: the core closes the connection
+at once (reading on would wait for, and bill, text nobody wants), so the usage the
+service sends last never came and no token counts are reported."""
+
+
 class ToolCallSource(Protocol):
     """Where a stream's running tool calls are read: a core stream or accumulator."""
 
     @property
     def tool_calls(self) -> list[StreamedToolCall]: ...
+
+    @property
+    def stopped_by_client(self) -> bool: ...
 
 
 class StreamState:
@@ -226,6 +237,8 @@ class StreamState:
         extra: dict[str, Any] = usage_kwargs(delta.usage) if delta.usage is not None else {}
         if delta.reasoning:
             extra["thinking_delta"] = delta.reasoning
+        if delta.finish_reason and self.usage is None and self._source.stopped_by_client:
+            extra["usage_unknown"] = USAGE_UNKNOWN
         return extra
 
     def chat_response(self, delta: StreamDelta, visible: str) -> ChatResponse:

@@ -19,7 +19,9 @@ from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
 __all__ = ["Call", "Defaults", "defaults", "merge_call"]
 
-_REQUEST_FIELDS = frozenset({"model", "temperature", "top_p", "max_tokens", "thinking", "stop"})
+_REQUEST_FIELDS = frozenset(
+    {"model", "temperature", "top_p", "max_tokens", "thinking", "stop", "parallel_tool_calls"}
+)
 _IGNORED = frozenset({"formatted"})
 """Keyword arguments LlamaIndex passes that mean nothing on the wire."""
 

@@ -97,6 +97,13 @@ class PowerTokens(FunctionCallingLLM):
     Tools and agents: ``FunctionAgent(tools=[...], llm=llm)``, ``llm.predict_and_call``,
     ``llm.chat_with_tools``. The API only takes ``tool_choice="auto"``: a required or
     named tool is asked for in the system prompt instead (never sent as a choice).
+    ``allow_parallel_tool_calls=False`` (``chat_with_tools``' default; set it on
+    ``FunctionAgent`` for side-effecting tools) is enforced here, streamed or not: the
+    model is asked for one call and only the first call of an answer is kept.
+
+    A stream that one of several ``stop`` sequences ends here (the API takes one) closes
+    its connection at once: its last response has no token counts and
+    ``additional_kwargs["usage_unknown"]`` says why.
 
     Structured output: ``llm.structured_predict(Model, prompt)``,
     ``llm.as_structured_llm(Model)``, ``llm.stream_structured_predict(...)``; when the
@@ -423,7 +430,12 @@ class PowerTokens(FunctionCallingLLM):
         """Chat arguments for a call with ``tools``; the caller's history is copied,
         never modified. ``tool_required`` and a named ``tool_choice`` (the agents'
         ``initial_tool_choice``) become "auto" plus a system instruction, since the API
-        accepts nothing else."""
+        accepts nothing else. ``allow_parallel_tool_calls=False`` (LlamaIndex's default
+        here) becomes the core's ``parallel_tool_calls=False``: the model is asked for one
+        call and only the first is kept, in ``chat`` and in every stream form, so an agent
+        runs one tool per step whether it streams or not."""
+        if not allow_parallel_tool_calls:
+            kwargs["parallel_tool_calls"] = False
         return prepare_tools_call(tools, user_msg, chat_history, tool_required, tool_choice, kwargs)
 
     def _validate_chat_with_tools_response(

@@ -18,7 +18,12 @@ Rules (``docs/wire.md``, "Stream"):
   content: text that may be the start of one is held back until the next piece
   settles it, and once one is complete the answer ends there, with
   ``finish_reason="stop"``, and :attr:`StreamAccumulator.finished` turns true so the
-  stream can close its connection.
+  stream can close its connection. The usage the service would have sent at the end is
+  then unknown: the final completion has ``usage=None`` and ``stopped_by_client=True``
+  (reading on would wait for, and bill, text nobody wants, for as long as the model
+  cares to write);
+* ``single_tool_call`` (``parallel_tool_calls=False``): only the first tool call is
+  kept; pieces of any later call are never handed out, nor accumulated.
 
 The deltas are plain slotted objects and the final completion is validated into a
 :class:`ChatCompletion` once, at the end: no pydantic work per chunk.
@@ -160,17 +165,25 @@ class StopFilter:
         return 0
 
 
-def apply_stops(completion: ChatCompletion, stops: Sequence[str]) -> ChatCompletion:
+def apply_stops(
+    completion: ChatCompletion, stops: Sequence[str], single_tool_call: bool = False
+) -> ChatCompletion:
     """A whole answer cut at the earliest stop sequence: the server would have ended
-    there, so nothing after it is kept (tool calls included) and it finished by "stop"."""
-    if not stops or not completion.choices:
+    there, so nothing after it is kept (tool calls included), it finished by "stop" and
+    ``stopped_by_client`` is set. ``single_tool_call`` keeps only the first tool call."""
+    if not completion.choices:
         return completion
     message = completion.choices[0].message
+    if single_tool_call and message.tool_calls and len(message.tool_calls) > 1:
+        message.tool_calls = message.tool_calls[:1]
+    if not stops:
+        return completion
     text, hit = cut_at_stop(message.content or "", stops)
     if hit:
         message.content = text
         message.tool_calls = None
         completion.choices[0].finish_reason = "stop"
+        completion.stopped_by_client = True
     return completion
 
 
@@ -199,6 +212,7 @@ class StreamAccumulator:
         "_model",
         "_reasoning",
         "_role",
+        "_single",
         "_stops",
         "_usage",
         "_usage_reported",
@@ -210,8 +224,15 @@ class StreamAccumulator:
         "stopped",
     )
 
-    def __init__(self, stops: Sequence[str] = (), request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        stops: Sequence[str] = (),
+        request_id: str | None = None,
+        *,
+        single_tool_call: bool = False,
+    ) -> None:
         self.request_id = request_id
+        self._single = single_tool_call
         self._id = ""
         self._created: int | None = None
         self._model = ""
@@ -233,6 +254,14 @@ class StreamAccumulator:
     def finished(self) -> bool:
         """Nothing more to read: ``[DONE]`` arrived, or a stop sequence ended the answer."""
         return self.done or self.stopped
+
+    @property
+    def stopped_by_client(self) -> bool:
+        """True when a stop sequence the service did not apply ended the answer here
+        (the service was sent only the first). The stream then ends at once, so the
+        usage the service sends last is unknown (None) unless it came earlier."""
+        whole = self._whole
+        return self.stopped if whole is None else whole.stopped_by_client
 
     @property
     def tool_calls(self) -> list[StreamedToolCall]:
@@ -319,7 +348,10 @@ class StreamAccumulator:
             if content:
                 self._content.append(content)
             if (raw_calls := delta.get("tool_calls")) and not self.stopped:
-                calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
+                if self._single:
+                    calls = self._add_first_call_only(raw_calls)
+                else:
+                    calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
             if finish:
                 self.finish_reason = _text(finish)
 
@@ -337,9 +369,23 @@ class StreamAccumulator:
         self.emitted += 1
         return StreamDelta(reasoning, content, calls, finish, usage, self._id, self._model, chunk)
 
-    def _add_tool_call(self, raw: dict[str, Any]) -> ToolCallDelta:
-        index = raw.get("index")
+    def _add_first_call_only(self, raw_calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
+        """``parallel_tool_calls=False``: pieces of the first call; later calls dropped."""
+        kept: list[ToolCallDelta] = []
         calls = self._calls
+        for raw in raw_calls:
+            index = raw.get("index")
+            if not isinstance(index, int):
+                index = len(calls) if raw.get("id") or not calls else max(calls)
+            if calls and index not in calls:
+                continue  # a second call: never accumulated, never handed out
+            kept.append(self._add_tool_call(raw, index))
+        return tuple(kept)
+
+    def _add_tool_call(self, raw: dict[str, Any], index: Any = None) -> ToolCallDelta:
+        calls = self._calls
+        if index is None:
+            index = raw.get("index")
         if not isinstance(index, int):
             # No index: a new id starts a new call, otherwise continue the last one.
             index = len(calls) if raw.get("id") or not calls else max(calls)
@@ -368,7 +414,7 @@ class StreamAccumulator:
         """A whole completion answered to a stream request (lenient servers do this):
         the one delta it makes, its stop sequences applied; :meth:`result` returns it."""
         stops = self._stops
-        completion = apply_stops(completion, stops)
+        completion = apply_stops(completion, stops, self._single)
         if completion.request_id is None:
             completion.request_id = self.request_id
         self._whole = completion
@@ -423,6 +469,7 @@ class StreamAccumulator:
                 for c in self.tool_calls
             ]
         body: dict[str, Any] = {
+            "stopped_by_client": self.stopped,
             "id": self._id,
             "object": "chat.completion",
             "created": self._created,

@@ -146,6 +146,7 @@ class BaseClient:
             stream=stream,
             stops=stops,
             total=chosen.deadline,
+            single_tool_call=params.get("parallel_tool_calls") is False,
         )
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:

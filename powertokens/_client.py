@@ -98,7 +98,9 @@ class PowerTokens(BaseClient):
                     body = response.content if deadline is None else self._read(response, deadline)
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, body), prepared.stops)
+                return apply_stops(
+                    decode_completion(response, body), prepared.stops, prepared.single_tool_call
+                )
             except APIError as error:
                 if deadline is not None:
                     deadline.check(error)
@@ -242,7 +244,9 @@ class AsyncPowerTokens(BaseClient):
                     )
                 finally:
                     self._limit.release()
-                return apply_stops(decode_completion(response, body), prepared.stops)
+                return apply_stops(
+                    decode_completion(response, body), prepared.stops, prepared.single_tool_call
+                )
             except APIError as error:
                 if deadline is not None:
                     deadline.check(error)

@@ -220,6 +220,12 @@ class ChatCompletion(_Lenient):
     request_id: str | None = None
     choices: list[Choice] = Field(default_factory=list)
     usage: Usage | None = None
+    stopped_by_client: bool = Field(default=False, exclude=True)
+    """True when the client ended the answer at a stop sequence the service did not
+    apply (``chat()``/``stream()`` take several, the API one: the others are enforced
+    here). A stream then closes its connection at once rather than wait for, and pay
+    for, text nobody wants, so its ``usage`` is None: unknown, not zero. Not part of the
+    wire format (left out of ``model_dump``)."""
 
     @property
     def message(self) -> ChatCompletionMessage:

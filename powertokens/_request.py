@@ -9,6 +9,11 @@ Policies the API lacks are applied here, once, for the clients and both adapters
   tool name or ``{"type": "function", "function": {"name": ...}}`` are sent as
   ``"auto"`` with one sentence in the system prompt asking for the call
   (:func:`resolve_tool_choice` gives both); ``"none"`` leaves the tools out;
+* **parallel_tool_calls=False**: the API has no such field. It is never sent; the
+  system-prompt sentence asks for a single call (one sentence, also when a forced
+  ``tool_choice`` asks for a call: :func:`tool_hint`), and only the first tool call of
+  the answer is kept, stream or not (``Prepared.single_tool_call``, enforced by
+  ``_accumulator``);
 * **limits**: every documented limit is checked before anything is sent, naming the
   field, the limit and the value (:func:`validate_request` for a whole body,
   :func:`validate_params` for settings on their own, e.g. at a model's construction).
@@ -40,6 +45,7 @@ __all__ = [
     "build_body",
     "normalize_thinking",
     "resolve_tool_choice",
+    "tool_hint",
     "validate_params",
     "validate_request",
 ]
@@ -65,8 +71,14 @@ class ChatParams(TypedDict, total=False):
     tools: Sequence[ToolLike] | None
     tool_choice: str | bool | Mapping[str, Any] | None
     """"auto", "none", "any", "required", True/False, a tool name or a function dict."""
+    parallel_tool_calls: bool | None
+    """False: at most one tool call per answer. Never sent (the API lacks the field):
+    the system prompt asks for one call and only the first call of the answer is kept,
+    in ``chat()`` and in streams (later calls' pieces never reach a delta). True or None:
+    the model decides (it may make several calls)."""
     tool_hint: bool
-    """Ask in the system prompt for the call a forced ``tool_choice`` wants (default True)."""
+    """Ask in the system prompt for the call a forced ``tool_choice`` wants, or for a
+    single call with ``parallel_tool_calls=False`` (default True)."""
     extra_body: Mapping[str, Any] | None
     """Fields beyond the documented ones, sent as given (the gateway drops unknown ones)."""
 
@@ -85,6 +97,8 @@ class Prepared:
     """Every stop sequence to enforce on the answer (the first was sent)."""
     total: float | None = None
     """``Timeout.total``: the deadline of the whole call in seconds (None: none)."""
+    single_tool_call: bool = False
+    """``parallel_tool_calls=False``: keep only the answer's first tool call."""
 
 
 # --- tool_choice ---------------------------------------------------------------------
@@ -142,6 +156,23 @@ def resolve_tool_choice(choice: Any, tool_names: Sequence[str] = ()) -> ToolChoi
 
 _ANY_TOOL_HINT = "Call one of the provided tools to answer; do not answer in plain text."
 _NAMED_TOOL_HINT = "Call the {name} tool to answer; do not answer in plain text."
+_ONE_CALL = "Request at most one tool invocation in your reply."
+_ONE_CALL_FORCED = " Make exactly one call."
+
+
+def tool_hint(choice: ToolChoice, *, single_call: bool = False) -> str | None:
+    """The one system-prompt sentence for ``choice`` and ``parallel_tool_calls=False``
+    (``single_call``), or None when neither asks for anything."""
+    if choice.hint is None:
+        return _ONE_CALL if single_call and choice.send_tools else None
+    return choice.hint + _ONE_CALL_FORCED if single_call else choice.hint
+
+
+def check_parallel_tool_calls(value: Any) -> bool:
+    """True when ``value`` (``parallel_tool_calls``) asks for one call at most."""
+    if value is not None and not isinstance(value, bool):
+        raise _fail("parallel_tool_calls", "must be True, False or None", value)
+    return value is False
 
 
 def _add_hint(messages: list[Any], hint: str) -> list[Any]:
@@ -221,8 +252,9 @@ def build(
         body = {"model": DEFAULT_MODEL, "messages": [_dump(m) for m in messages]}
     stops: tuple[str, ...] = ()
     choice: Any = None
+    single = check_parallel_tool_calls(params.get("parallel_tool_calls"))
     for key, value in params.items():
-        if value is None or key in ("extra_body", "tool_hint"):
+        if value is None or key in ("extra_body", "tool_hint", "parallel_tool_calls"):
             continue
         if key == "tools":
             body["tools"] = [_dump(t) for t in value]
@@ -234,7 +266,7 @@ def build(
             choice = value
         else:
             body[key] = value
-    if choice is not None:
+    if choice is not None or single:
         tools = body.get("tools") or ()
         resolved = resolve_tool_choice(choice, [_tool_name(t) for t in tools])
         if not resolved.send_tools:
@@ -242,9 +274,11 @@ def build(
         elif resolved.hint and not tools:
             raise _fail("tool_choice", "asks for a tool call, but no tools were given", choice)
         elif tools:
-            body["tool_choice"] = resolved.wire
-            if resolved.hint and params.get("tool_hint", True):
-                body["messages"] = _add_hint(body["messages"], resolved.hint)
+            if resolved.wire is not None:
+                body["tool_choice"] = resolved.wire
+            hint = tool_hint(resolved, single_call=single)
+            if hint and params.get("tool_hint", True):
+                body["messages"] = _add_hint(body["messages"], hint)
     if stream:
         body["stream"] = True
     else:
@@ -317,6 +351,7 @@ def validate_params(
     thinking: Any = None,
     tools: Sequence[ToolLike] | None = None,
     tool_choice: Any = None,
+    parallel_tool_calls: bool | None = None,
     base_url: str | None = None,
     timeout: Timeout | httpx.Timeout | float | None = None,
     max_retries: int | None = None,
@@ -341,6 +376,7 @@ def validate_params(
     if tools is not None:
         _validate_tools([_dump(t) for t in tools])
     resolve_tool_choice(tool_choice)
+    check_parallel_tool_calls(parallel_tool_calls)
     if base_url is not None:
         resolve_base_url(base_url)
     if timeout is not None:

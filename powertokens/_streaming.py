@@ -135,6 +135,13 @@ class _StreamBase:
         return self._state.request_id
 
     @property
+    def stopped_by_client(self) -> bool:
+        """True once a stop sequence the service did not apply ended the answer: the
+        stream ended there, and the usage it would have sent last is unknown (None)."""
+        acc = self._state.acc
+        return acc is not None and acc.stopped_by_client
+
+    @property
     def tool_calls(self) -> list[StreamedToolCall]:
         """The tool calls accumulated so far, in index order."""
         acc = self._state.acc
@@ -187,7 +194,9 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
     deadline = None if prepared.total is None else Deadline(prepared.total)
     retries = 0
     while True:
-        acc = state.acc = StreamAccumulator(prepared.stops)
+        acc = state.acc = StreamAccumulator(
+            prepared.stops, single_tool_call=prepared.single_tool_call
+        )
         try:
             client._acquire(prepared, deadline)
             try:
@@ -296,7 +305,9 @@ async def _arun(
     deadline = None if prepared.total is None else Deadline(prepared.total)
     retries = 0
     while True:
-        acc = state.acc = StreamAccumulator(prepared.stops)
+        acc = state.acc = StreamAccumulator(
+            prepared.stops, single_tool_call=prepared.single_tool_call
+        )
         try:
             await client._acquire(prepared, deadline)
             attempt = _aattempt(client, prepared, state, acc, deadline)

@@ -4,7 +4,10 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
 
 * :func:`extract_json`: the first JSON object or array in model text (fenced blocks
   first), for structured output when a model answers in prose instead of calling the
-  schema's tool.
+  schema's tool;
+* :func:`estimate_prompt_tokens` / :func:`estimate_text_tokens` (``powertokens.lib.tokens``):
+  a GLM-aware token estimate with no tokenizer to download, for context-window checks
+  and trimming before a request is sent;
 * :func:`resolve_api_key`, :func:`check_api_key`, :func:`resolve_base_url`,
   :func:`shown_url`: the clients' own rules for the key and the base URL (trimmed,
   checked, never shown), for a framework that takes them at construction.
@@ -13,5 +16,15 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
 from powertokens._config import check_api_key, resolve_api_key, resolve_base_url, shown_url
 
 from ._jsontext import extract_json
+from .tokens import estimate_message_tokens, estimate_prompt_tokens, estimate_text_tokens
 
-__all__ = ["check_api_key", "extract_json", "resolve_api_key", "resolve_base_url", "shown_url"]
+__all__ = [
+    "check_api_key",
+    "estimate_message_tokens",
+    "estimate_prompt_tokens",
+    "estimate_text_tokens",
+    "extract_json",
+    "resolve_api_key",
+    "resolve_base_url",
+    "shown_url",
+]
