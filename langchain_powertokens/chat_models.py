@@ -31,6 +31,7 @@ from powertokens import (
     resolve_tool_choice,
 )
 
+from ._cache import llm_string
 from ._clients import ClientCache
 from ._errors import to_langchain_error
 from ._params import build_call, check_limits, profile_for
@@ -175,6 +176,13 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         a tool name with spaces) raise ``PowerTokensRequestValidationError`` (a
         ``ValueError``) before anything is sent; a ``finish_reason`` of "sensitive" (the
         content filter) shows as ``response_metadata["refusal"]`` and a ``refusal`` block.
+
+    Caching:
+        With ``set_llm_cache(...)``, an answer is reused only for the same request: the
+        cache key holds every setting that changes it (model, base URL, sampling, stop,
+        thinking, extra body fields, tool settings, bound tools ...), and none of the
+        key, the timeouts, retries, concurrency limit or HTTP clients. Header values are
+        in it as a digest.
     """
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
@@ -256,6 +264,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": API_KEY_ENV}
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        return llm_string(self, stop, kwargs)  # every field that changes the answer
 
     @property
     def _llm_type(self) -> str:
