@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.language_models import ModelProfile
 
-from powertokens import model_info, validate_params
+from powertokens import RequestValidationError, model_info, validate_params
 
 from ._convert import messages_to_wire
 from ._tools import format_tools
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from powertokens import Timeout
 
-__all__ = ["build_call", "check_limits", "profile_for"]
+__all__ = ["apply_aliases", "build_call", "check_limits", "profile_for"]
 
 
 class ModelFields(Protocol):
@@ -33,13 +33,43 @@ class ModelFields(Protocol):
     top_p: float | None
     max_tokens: int | None
     stop: list[str] | str | None
-    thinking: bool | dict[str, Any] | None
+    thinking: bool | str | dict[str, Any] | None
     timeout: float | httpx.Timeout | Timeout | None
     max_retries: int
     model_kwargs: dict[str, Any]
     extra_body: dict[str, Any] | None
     send_reasoning: bool
     nudge_tool_choice: bool
+
+
+# Constructor names of ChatOpenAI / ChatDeepSeek and the fields they mean here.
+ALIASES = {
+    "request_timeout": "timeout",
+    "api_base": "base_url",
+    "openai_api_base": "base_url",
+    "max_completion_tokens": "max_tokens",
+    "openai_api_key": "api_key",
+}
+
+
+def apply_aliases(values: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments with ChatOpenAI's names renamed to ours (not sent in the
+    body); two names for one field with different values is an error."""
+    if not any(name in values for name in ALIASES):
+        return values
+    values = dict(values)
+    for alias, field in ALIASES.items():
+        if alias not in values:
+            continue
+        value = values.pop(alias)
+        given = values.get(field)
+        if field in values and given != value:
+            shown = "<hidden>" if field == "api_key" else value
+            raise RequestValidationError(
+                alias, f"is another name for {field}, which was also given (differently)", shown
+            )
+        values[field] = value
+    return values
 
 
 # Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent.
