@@ -13,7 +13,7 @@ from langchain_core.language_models import ModelProfile
 from powertokens import RequestValidationError, model_info, validate_params
 
 from ._convert import messages_to_wire
-from ._tools import format_tools
+from ._tools import check_tool_choice, format_tools
 
 if TYPE_CHECKING:
     import httpx
@@ -137,9 +137,11 @@ def build_call(
     tools = pop("tools", None)
     choice = pop("tool_choice", None)
     if tools:
-        params["tools"] = format_tools(tools)
-        params["tool_choice"] = choice
+        tools = params["tools"] = format_tools(tools)
         params["tool_hint"] = model.nudge_tool_choice
+    if choice is not None:
+        check_tool_choice(choice, tools)
+        params["tool_choice"] = choice  # without tools, the core refuses a forced choice
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     if (timeout := pop("timeout", None)) is not None:

@@ -47,7 +47,7 @@ from ._params import apply_aliases, build_call, check_limits, profile_for
 from ._results import ChunkBuilder, chat_result
 from ._serial import timeout_from_json, timeout_to_json
 from ._structured import structured_output
-from ._tools import check_tools, format_tool, warn_tool_choice_downgraded
+from ._tools import check_tool_choice, check_tools, format_tool, warn_tool_choice_downgraded
 
 __all__ = ["ChatPowerTokens"]
 
@@ -190,7 +190,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         a tool name with spaces) raise ``PowerTokensRequestValidationError`` (a
         ``ValueError``) before anything is sent, at construction for a field (never
         pydantic's ``ValidationError``, whose text would show the inputs) as per call: the
-        message names the field, the rule and the value. No key at all (no ``api_key``, no
+        message names the field, the rule and the value. ``tool_choice`` naming a tool
+        that is not bound raises it too. No key at all (no ``api_key``, no
         ``POWERTOKENS_API_KEY``) raises ``PowerTokensMissingAPIKeyError`` at call time, a
         ``PowerTokensAuthenticationError`` (``powertokens.AuthenticationError`` and
         ``ModelAuthenticationError``), with nothing sent. A ``finish_reason`` of
@@ -472,11 +473,13 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         """Bind tools (LangChain tools, functions, pydantic models, TypedDicts, JSON or
         OpenAI schemas). The API only has ``tool_choice="auto"``: "any", "required",
         ``True`` or a tool name are sent as "auto" (with a one-time warning, and a request
-        for the call in the system prompt); "none" sends no tools. ``strict`` and
+        for the call in the system prompt); "none" sends no tools. A name that is not
+        among ``tools`` raises ``PowerTokensRequestValidationError``. ``strict`` and
         ``parallel_tool_calls`` are accepted and not sent (the API has neither)."""
         formatted = [format_tool(tool) for tool in tools]
         try:
             check_tools(formatted, self.model)
+            check_tool_choice(tool_choice, formatted)
             downgraded = tool_choice is not None and resolve_tool_choice(tool_choice).downgraded
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from None

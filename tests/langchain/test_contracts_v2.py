@@ -173,3 +173,32 @@ async def test_no_key_is_an_authentication_error_at_call_time(
     assert "nothing was sent" in str(error)
     assert emu.request_count == 0
     await model.aclose()
+
+
+# --- tool_choice naming a tool that is not bound ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "choice", ["get_time", {"type": "function", "function": {"name": "get_time"}}]
+)
+def test_binding_a_choice_of_an_unbound_tool_fails(choice: Any) -> None:
+    model = ChatPowerTokens(api_key=KEY)
+    with pytest.raises(lp.PowerTokensRequestValidationError) as info:
+        model.bind_tools([get_weather], tool_choice=choice)
+    assert info.value.field == "tool_choice"
+    assert "get_weather" in str(info.value)  # what is bound
+    assert "get_time" in str(info.value)  # what was asked
+
+
+@pytest.mark.filterwarnings("ignore:PowerTokens accepts only tool_choice")
+async def test_a_per_call_choice_of_an_unbound_tool_fails_before_sending(
+    run: Run, kind: str, make_model: Factory, emu: Emulator
+) -> None:
+    bound = make_model().bind_tools([get_weather])
+    with pytest.raises(lp.PowerTokensRequestValidationError, match="get_time"):
+        await call(run, kind, bound, "Weather in Paris?", tool_choice="get_time")
+    with pytest.raises(lp.PowerTokensRequestValidationError, match="bound: none"):
+        await call(run, kind, make_model(), "Weather in Paris?", tool_choice="get_weather")
+    assert emu.request_count == 0
+    message = await call(run, kind, bound, "Weather in Paris?", tool_choice="get_weather")
+    assert message.tool_calls[0]["name"] == "get_weather"
