@@ -77,18 +77,36 @@ _IGNORED_KWARGS = ("stream", "parallel_tool_calls", "strict", "response_format",
 
 
 def profile_for(model: str) -> ModelProfile:
-    """The LangChain model profile: limits from the catalog, capabilities of the API."""
+    """The LangChain model profile: limits from the catalog, capabilities of the API
+    (``docs/wire.md``) as this adapter offers them.
+
+    ``tool_choice`` is False: the API takes "auto" only (forced choices are asked for
+    in the prompt). ``structured_output`` is False: there is no native (provider-side)
+    structured output; ``with_structured_output`` works over tool calling. Images go in
+    user messages (URLs or base64); tool results are text only; no PDF, audio or video.
+    """
     info = model_info(model)
     return ModelProfile(
         max_input_tokens=info.context_window,
         max_output_tokens=info.max_output_tokens,
         text_inputs=True,
+        image_inputs=True,
+        image_url_inputs=True,
+        pdf_inputs=False,
+        audio_inputs=False,
+        video_inputs=False,
+        image_tool_message=False,
+        pdf_tool_message=False,
         text_outputs=True,
+        image_outputs=False,
+        audio_outputs=False,
+        video_outputs=False,
+        reasoning_output=True,
         tool_calling=True,
         tool_choice=False,
         tool_call_streaming=True,
-        reasoning_output=True,
         structured_output=False,
+        temperature=True,
     )
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import traceback
 import warnings
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
+from langchain.agents import create_agent
 from langchain_core import exceptions as lc
+from langchain_core.language_models import ModelProfile
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 
 import langchain_powertokens as lp
@@ -202,3 +205,81 @@ async def test_a_per_call_choice_of_an_unbound_tool_fails_before_sending(
     assert emu.request_count == 0
     message = await call(run, kind, bound, "Weather in Paris?", tool_choice="get_weather")
     assert message.tool_calls[0]["name"] == "get_weather"
+
+
+# --- the model profile --------------------------------------------------------------------
+
+
+def test_the_profile_says_what_the_adapter_supports() -> None:
+    profile = ChatPowerTokens(api_key=KEY, model="glm-5").profile
+    assert profile is not None
+    assert set(profile) <= set(get_type_hints(ModelProfile))  # only declared keys
+    assert profile["image_inputs"] is True
+    assert profile["image_url_inputs"] is True
+    assert profile["text_inputs"] is True
+    assert profile["tool_calling"] is True
+    assert profile["tool_call_streaming"] is True
+    assert profile["reasoning_output"] is True
+    assert profile["temperature"] is True
+    assert profile["max_input_tokens"] == 200_000
+    for unsupported in ("pdf_inputs", "audio_inputs", "video_inputs", "image_outputs"):
+        assert profile[unsupported] is False  # type: ignore[literal-required]
+    assert profile["tool_choice"] is False  # "auto" only
+    assert profile["structured_output"] is False  # no native structured output
+
+
+# --- text parts of a human message --------------------------------------------------------
+
+
+async def test_human_text_parts_go_out_as_parts(
+    run: Run, kind: str, make_model: Factory, emu: Emulator
+) -> None:
+    messages = [
+        SystemMessage(
+            [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Be kind."}]
+        ),
+        HumanMessage([{"type": "text", "text": "echo:First part."}, "Second part."]),
+    ]
+    await call(run, kind, make_model(), messages)
+    sent = emu.requests[-1]["json"]["messages"]
+    assert sent[0] == {"role": "system", "content": "Be brief.\nBe kind."}
+    assert sent[1]["content"] == [
+        {"type": "text", "text": "echo:First part."},
+        {"type": "text", "text": "Second part."},
+    ]
+    await call(run, kind, make_model(), [HumanMessage([{"type": "text", "text": "Hi"}])])
+    assert emu.requests[-1]["json"]["messages"][0]["content"] == "Hi"  # one part: a string
+
+
+async def test_tool_results_stay_text(run: Run, make_model: Factory, emu: Emulator) -> None:
+    messages = [
+        HumanMessage("Weather in Paris?"),
+        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"}]),
+        ToolMessage([{"type": "text", "text": "Sunny."}, "Warm."], tool_call_id="c1"),
+    ]
+    await run.invoke(make_model().bind_tools([get_weather]), messages)
+    assert emu.requests[-1]["json"]["messages"][-1]["content"] == "Sunny.\nWarm."
+
+
+# --- an instance in create_agent ------------------------------------------------------------
+
+
+async def test_create_agent_runs_with_an_instance(
+    run: Run, kind: str, make_model: Factory, emu: Emulator
+) -> None:
+    agent = create_agent(model=make_model(), tools=[get_weather])
+    question = {"messages": [("user", "What is the weather in Paris?")]}
+    if kind == "invoke":
+        state = await run.invoke(agent, question)
+        messages = state["messages"]
+    else:
+        updates = await run.stream(agent, question, stream_mode="values")
+        messages = updates[-1]["messages"]
+    assert isinstance(messages[1], AIMessage)
+    assert messages[1].tool_calls[0]["name"] == "get_weather"
+    assert isinstance(messages[2], ToolMessage)
+    assert "sunny" in messages[2].text.lower()
+    assert isinstance(messages[-1], AIMessage)
+    assert messages[-1].text
+    assert emu.request_count == 2
+    assert emu.requests[0]["json"]["tools"][0]["function"]["name"] == "get_weather"
