@@ -11,7 +11,7 @@ works with this model as with any partner package)::
     ContextOverflowError       PowerTokensContextOverflowError     ContextOverflowError
     ContentFilterError         PowerTokensContentFilterError       ModelInvalidRequestError
     AuthenticationError        PowerTokensAuthenticationError      ModelAuthenticationError
-    (no key at all, at call)   PowerTokensMissingAPIKeyError       ModelAuthenticationError
+    (no key at all)            PowerTokensAuthenticationError      ModelAuthenticationError
     PermissionDeniedError      PowerTokensPermissionDeniedError    ModelPermissionDeniedError
     NotFoundError              PowerTokensNotFoundError            ModelNotFoundError
     RateLimitError             PowerTokensRateLimitError           ModelRateLimitError
@@ -79,7 +79,6 @@ __all__ = [
     "PowerTokensContentFilterError",
     "PowerTokensContextOverflowError",
     "PowerTokensInternalServerError",
-    "PowerTokensMissingAPIKeyError",
     "PowerTokensNotFoundError",
     "PowerTokensPermissionDeniedError",
     "PowerTokensPoolTimeoutError",
@@ -208,7 +207,7 @@ def to_langchain_error(error: PowerTokensError) -> PowerTokensError:
     return converted
 
 
-class PowerTokensMissingAPIKeyError(PowerTokensAuthenticationError):
+class _MissingAPIKeyError(PowerTokensAuthenticationError):
     """No API key anywhere (``api_key``, ``POWERTOKENS_API_KEY``), found at call time,
     before anything is sent. ``status_code`` is the 401 the service answers such a
     request with."""
@@ -217,8 +216,8 @@ class PowerTokensMissingAPIKeyError(PowerTokensAuthenticationError):
         return self.message
 
 
-def _missing_key() -> PowerTokensMissingAPIKeyError:
-    return PowerTokensMissingAPIKeyError(
+def _missing_key() -> PowerTokensAuthenticationError:
+    return _MissingAPIKeyError(
         "No API key: pass api_key=... or set POWERTOKENS_API_KEY (nothing was sent)",
         status_code=401,
     )

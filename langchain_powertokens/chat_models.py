@@ -192,9 +192,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         pydantic's ``ValidationError``, whose text would show the inputs) as per call: the
         message names the field, the rule and the value. ``tool_choice`` naming a tool
         that is not bound raises it too. No key at all (no ``api_key``, no
-        ``POWERTOKENS_API_KEY``) raises ``PowerTokensMissingAPIKeyError`` at call time, a
-        ``PowerTokensAuthenticationError`` (``powertokens.AuthenticationError`` and
-        ``ModelAuthenticationError``), with nothing sent. A ``finish_reason`` of
+        ``POWERTOKENS_API_KEY``) raises ``PowerTokensAuthenticationError`` at call time
+        (``powertokens.AuthenticationError`` and ``ModelAuthenticationError``), with
+        nothing sent. A ``finish_reason`` of
         "sensitive" (the content filter) shows as ``response_metadata["refusal"]`` and a
         ``refusal`` block.
 
