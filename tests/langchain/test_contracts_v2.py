@@ -283,3 +283,39 @@ async def test_create_agent_runs_with_an_instance(
     assert messages[-1].text
     assert emu.request_count == 2
     assert emu.requests[0]["json"]["tools"][0]["function"]["name"] == "get_weather"
+
+
+async def test_a_langgraph_graph_runs_with_an_instance(
+    run: Run, kind: str, make_model: Factory, emu: Emulator
+) -> None:
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode, tools_condition
+
+    model = make_model().bind_tools([get_weather])
+
+    async def call_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    def call_model_sync(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("model", call_model_sync if run.mode == "sync" else call_model)
+    graph.add_node("tools", ToolNode([get_weather]))
+    graph.add_edge(START, "model")
+    graph.add_conditional_edges("model", tools_condition)
+    graph.add_edge("tools", "model")
+    app = graph.compile()
+    question = {"messages": [("user", "What is the weather in Paris?")]}
+    if kind == "invoke":
+        messages = (await run.invoke(app, question))["messages"]
+    else:
+        messages = (await run.stream(app, question, stream_mode="values"))[-1]["messages"]
+    assert [type(m).__name__ for m in messages] == [
+        "HumanMessage",
+        "AIMessage",
+        "ToolMessage",
+        "AIMessage",
+    ]
+    assert messages[-1].text
+    assert emu.request_count == 2
