@@ -180,8 +180,8 @@ NEUTRAL_CHANGED: dict[str, Any] = {
     "timeout": Timeout(read=5),
     "max_retries": 7,
     "max_concurrent_requests": 3,
-    "http_client": httpx.Client(),
-    "http_async_client": httpx.AsyncClient(),
+    "http_client": httpx.Client,  # built (and closed) in the test
+    "http_async_client": httpx.AsyncClient,
     "cache": False,
     "callbacks": [],
     "verbose": True,
@@ -218,8 +218,13 @@ def test_each_result_field_changes_the_key(field: str) -> None:
 @pytest.mark.parametrize("field", sorted(NEUTRAL_CHANGED))
 def test_each_neutral_field_leaves_the_key_alone(field: str) -> None:
     base = ChatPowerTokens(api_key="k", base_url="https://gw.test/v1")
-    changed = base.model_copy(update={field: NEUTRAL_CHANGED[field]})
+    value = NEUTRAL_CHANGED[field]
+    if value in (httpx.Client, httpx.AsyncClient):
+        value = value()
+    changed = base.model_copy(update={field: value})
     assert key(changed) == key(base)
+    if isinstance(value, httpx.Client):
+        value.close()
 
 
 def test_the_call_changes_the_key() -> None:
