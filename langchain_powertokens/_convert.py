@@ -4,8 +4,11 @@ through ``_results``).
 Nothing here does I/O, so every rule is tested directly (``tests/langchain/test_convert.py``).
 Wire rules (``docs/wire.md``):
 
-* content is a string or ``text`` / ``image_url`` parts; images in every form LangChain
-  users write them become ``image_url`` parts with an http(s) URL or a data URI;
+* user content is a string or ``text`` / ``image_url`` parts, kept as the parts they
+  were given in (one text part goes as a string); images in every form LangChain users
+  write them become ``image_url`` parts with an http(s) URL or a data URI;
+* system and tool content is a string (Zhipu documents both as text only; parts there
+  are not part of the contract): their text parts are joined with newlines;
 * assistant turns carry ``tool_calls`` (arguments as a JSON string) and, for
   interleaved thinking, the turn's ``reasoning_content``;
 * tool results are ``{"role": "tool", "tool_call_id", "content"}``.
@@ -83,7 +86,7 @@ def message_to_wire(
         return {
             "role": "tool",
             "tool_call_id": message.tool_call_id,
-            "content": _parts(message.content, where, tool=True),
+            "content": _parts(message.content, where, tool=True, join=True),
         }
     if isinstance(message, ChatMessage):
         role = _ROLES.get(message.role)
@@ -93,7 +96,9 @@ def message_to_wire(
             )
         if role == "assistant":
             return _assistant(AIMessage(content=message.content), send_reasoning, where)
-        return {"role": role, "content": _parts(message.content, where)}
+        if role == "system":
+            return {"role": role, "content": _text_only(message.content, where)}
+        return {"role": role, "content": _parts(message.content, where, join=role == "tool")}
     raise RequestValidationError(
         where,
         "must be a System, Human, AI or Tool message (or a ChatMessage with one of those roles)",
@@ -158,8 +163,12 @@ def _assistant(message: AIMessage, send_reasoning: bool, where: str) -> dict[str
     return wire
 
 
-def _parts(content: str | list[Any], where: str, *, tool: bool = False) -> str | list[Any]:
-    """User / tool content: a string, or text and ``image_url`` parts when images are in it."""
+def _parts(
+    content: str | list[Any], where: str, *, tool: bool = False, join: bool = False
+) -> str | list[Any]:
+    """User content: a string, or text and ``image_url`` parts as given (one text part is
+    sent as a string). ``join``: text parts joined with newlines into one string, for
+    the roles whose content is a string (system, tool: see the module docstring)."""
     if isinstance(content, str):
         return content
     parts: list[dict[str, Any]] = []
@@ -190,7 +199,7 @@ def _parts(content: str | list[Any], where: str, *, tool: bool = False) -> str |
                 "this API takes text and images only (text, image_url, image)",
                 kind,
             )
-    if has_image:
+    if has_image or (len(parts) > 1 and not join):
         return parts
     return "\n".join(part["text"] for part in parts)
 
@@ -212,7 +221,7 @@ def _arguments(args: Any, where: str) -> str:
 
 
 def _text_only(content: str | list[Any], where: str) -> str:
-    flat = _parts(content, where)
+    flat = _parts(content, where, join=True)
     if isinstance(flat, str):
         return flat
     raise RequestValidationError(f"{where}.content", "a system message takes text only", "image")

@@ -11,6 +11,7 @@ works with this model as with any partner package)::
     ContextOverflowError       PowerTokensContextOverflowError     ContextOverflowError
     ContentFilterError         PowerTokensContentFilterError       ModelInvalidRequestError
     AuthenticationError        PowerTokensAuthenticationError      ModelAuthenticationError
+    (no key at all)            PowerTokensAuthenticationError      ModelAuthenticationError
     PermissionDeniedError      PowerTokensPermissionDeniedError    ModelPermissionDeniedError
     NotFoundError              PowerTokensNotFoundError            ModelNotFoundError
     ConflictError              PowerTokensConflictError            ModelAPIError
@@ -33,6 +34,8 @@ overloaded model's 1312 is, and ``suggested_model`` names its alternative).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from langchain_core.exceptions import (
     ContextOverflowError as LCContextOverflowError,
@@ -72,6 +75,10 @@ from powertokens import (
     RequestValidationError,
     StreamInterruptedError,
 )
+from powertokens.lib import Redacted
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "PowerTokensAPIError",
@@ -94,6 +101,7 @@ __all__ = [
     "PowerTokensRequestValidationError",
     "PowerTokensStreamInterruptedError",
     "PowerTokensTimeoutError",
+    "construction_error",
     "to_langchain_error",
 ]
 
@@ -221,6 +229,8 @@ def to_langchain_error(error: PowerTokensError) -> PowerTokensError:
     """
     if isinstance(error, ModelError):
         return error
+    if isinstance(error, RequestValidationError) and error.field == "api_key" and not error.value:
+        return _missing_key()
     dual = _dual_class(error)
     if dual is None:
         return error
@@ -232,3 +242,74 @@ def to_langchain_error(error: PowerTokensError) -> PowerTokensError:
     converted.__suppress_context__ = error.__suppress_context__
     converted.__traceback__ = error.__traceback__
     return converted
+
+
+class _MissingAPIKeyError(PowerTokensAuthenticationError):
+    """No API key anywhere (``api_key``, ``POWERTOKENS_API_KEY``), found at call time,
+    before anything is sent. ``status_code`` is the 401 the service answers such a
+    request with."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _missing_key() -> PowerTokensAuthenticationError:
+    return _MissingAPIKeyError(
+        "No API key: pass api_key=... or set POWERTOKENS_API_KEY (nothing was sent)",
+        status_code=401,
+    )
+
+
+# What a field takes, for values pydantic rejects on type before our own checks run.
+_ALLOWED = {
+    "thinking": 'must be True, False, "enabled", "disabled" or {"type": "enabled" | "disabled"}',
+    "max_concurrent_requests": "must be an integer >= 1, or None for no limit",
+    "max_retries": "must be an integer >= 0",
+    "timeout": "must be a positive number of seconds, an httpx.Timeout or a powertokens.Timeout",
+}
+# Fields whose given value is never shown, only its type.
+_SECRET_FIELDS = frozenset({"api_key", "default_headers"})
+
+
+def construction_error(error: ValidationError) -> PowerTokensRequestValidationError:
+    """A pydantic ``ValidationError`` from building the model, as the error a call would
+    raise for the same value: field, rule and value, in the one taxonomy. Pydantic's
+    own message is not reused: it shows the constructor's inputs, the key included."""
+    details = error.errors()
+    first = details[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, RequestValidationError):
+        field, limit, value = cause.field, cause.limit, cause.value
+    else:
+        loc = [str(part) for part in first.get("loc", ())]
+        field = loc[0] if loc else "ChatPowerTokens"
+        # Model-level errors get the whole input dict as "input": never shown.
+        value = first.get("input") if loc else None
+        if field in _ALLOWED:
+            limit = _ALLOWED[field]
+        elif isinstance(cause, Exception):
+            limit = str(cause)
+        else:
+            limit = str(first.get("msg", "invalid value"))
+            limit = limit[:1].lower() + limit[1:]
+    # The core's own check already describes a secret without showing it (Redacted).
+    if (
+        field.split(".")[0] in _SECRET_FIELDS
+        and value is not None
+        and not isinstance(value, Redacted)
+    ):
+        value = _Hidden(type(value).__name__)
+    others = sorted({str(d["loc"][0]) for d in details if d.get("loc")} - {field.split(".")[0]})
+    if others:
+        limit += f"; also invalid: {', '.join(others)}"
+    return PowerTokensRequestValidationError(field, limit, value)
+
+
+class _Hidden:
+    """Stands for a value that must not be shown (its type only)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<hidden {self.kind}>"

@@ -13,7 +13,7 @@ from langchain_core.language_models import ModelProfile
 from powertokens import RequestValidationError, model_info, validate_params
 
 from ._convert import messages_to_wire
-from ._tools import format_tools
+from ._tools import check_tool_choice, format_tools
 
 if TYPE_CHECKING:
     import httpx
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from powertokens import Timeout
 
-__all__ = ["build_call", "check_limits", "profile_for"]
+__all__ = ["apply_aliases", "build_call", "check_limits", "profile_for"]
 
 
 class ModelFields(Protocol):
@@ -33,7 +33,7 @@ class ModelFields(Protocol):
     top_p: float | None
     max_tokens: int | None
     stop: list[str] | str | None
-    thinking: bool | dict[str, Any] | None
+    thinking: bool | str | dict[str, Any] | None
     timeout: float | httpx.Timeout | Timeout | None
     max_retries: int
     model_kwargs: dict[str, Any]
@@ -56,19 +56,67 @@ def check_n(n: Any) -> None:
         )
 
 
+# Constructor names of ChatOpenAI / ChatDeepSeek and the fields they mean here.
+ALIASES = {
+    "request_timeout": "timeout",
+    "api_base": "base_url",
+    "openai_api_base": "base_url",
+    "max_completion_tokens": "max_tokens",
+    "openai_api_key": "api_key",
+}
+
+
+def apply_aliases(values: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments with ChatOpenAI's names renamed to ours (not sent in the
+    body); two names for one field with different values is an error."""
+    if not any(name in values for name in ALIASES):
+        return values
+    values = dict(values)
+    for alias, field in ALIASES.items():
+        if alias not in values:
+            continue
+        value = values.pop(alias)
+        given = values.get(field)
+        if field in values and given != value:
+            shown = "<hidden>" if field == "api_key" else value
+            raise RequestValidationError(
+                alias, f"is another name for {field}, which was also given (differently)", shown
+            )
+        values[field] = value
+    return values
+
+
 def profile_for(model: str) -> ModelProfile:
-    """The LangChain model profile: limits from the catalog, capabilities of the API."""
+    """The LangChain model profile: limits from the catalog, capabilities of the API
+    (``docs/wire.md``) as this adapter offers them.
+
+    ``tool_choice`` is False: the API takes "auto" only (forced choices are asked for
+    in the prompt). ``structured_output`` is False: there is no native (provider-side)
+    structured output; ``with_structured_output`` works over tool calling. Images go in
+    user messages (URLs or base64); tool results are text only; no PDF, audio or video.
+    """
     info = model_info(model)
     return ModelProfile(
         max_input_tokens=info.context_window,
         max_output_tokens=info.max_output_tokens,
         text_inputs=True,
+        image_inputs=True,
+        image_url_inputs=True,
+        pdf_inputs=False,
+        audio_inputs=False,
+        video_inputs=False,
+        image_tool_message=False,
+        pdf_tool_message=False,
         text_outputs=True,
+        image_outputs=False,
+        audio_outputs=False,
+        video_outputs=False,
+        reasoning_output=True,
         tool_calling=True,
         tool_choice=False,
         tool_call_streaming=True,
-        reasoning_output=True,
         structured_output=False,
+        temperature=True,
     )
 
 
@@ -121,10 +169,12 @@ def build_call(
     choice = pop("tool_choice", None)
     parallel = pop("parallel_tool_calls", None)
     if tools:
-        params["tools"] = format_tools(tools)
-        params["tool_choice"] = choice
+        tools = params["tools"] = format_tools(tools)
         params["tool_hint"] = model.nudge_tool_choice
         params["parallel_tool_calls"] = parallel  # False: the core keeps one call
+    if choice is not None:
+        check_tool_choice(choice, tools)
+        params["tool_choice"] = choice  # without tools, the core refuses a forced choice
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     if (timeout := pop("timeout", None)) is not None:

@@ -9,9 +9,15 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from powertokens import validate_params
+from powertokens import RequestValidationError, resolve_tool_choice, validate_params
 
-__all__ = ["check_tools", "format_tool", "format_tools", "warn_tool_choice_downgraded"]
+__all__ = [
+    "check_tool_choice",
+    "check_tools",
+    "format_tool",
+    "format_tools",
+    "warn_tool_choice_downgraded",
+]
 
 ToolLike = Mapping[str, Any] | type | Callable[..., Any] | BaseTool
 
@@ -48,6 +54,24 @@ def check_tools(tools: list[dict[str, Any]], model: str) -> None:
     """Raise :class:`~powertokens.RequestValidationError` for a tool the API would reject
     (a name with spaces, more than 128 tools ...), at bind time."""
     validate_params(model=model, tools=tools)
+
+
+def check_tool_choice(choice: Any, tools: Sequence[Any] | None) -> None:
+    """Raise :class:`~powertokens.RequestValidationError` when ``choice`` names a tool
+    that is not among ``tools`` (or no tools are bound), before anything is sent."""
+    name = resolve_tool_choice(choice).forced_name
+    if name is None:
+        return
+    names = [
+        function.get("name")
+        for tool in tools or ()
+        if isinstance(tool, Mapping) and isinstance(function := tool.get("function"), Mapping)
+    ]
+    if name not in names:
+        bound = ", ".join(repr(n) for n in names) if names else "none"
+        raise RequestValidationError(
+            "tool_choice", f"must name a bound tool (bound: {bound})", choice
+        )
 
 
 def warn_tool_choice_downgraded(choice: Any, *, hinted: bool = True) -> None:

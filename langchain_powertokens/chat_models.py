@@ -10,13 +10,22 @@ import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.language_models.base import LangSmithParams
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 from powertokens import (
@@ -33,14 +42,22 @@ from powertokens import (
 )
 from powertokens.lib import estimate_prompt_tokens, estimate_text_tokens
 
+from ._cache import llm_string
 from ._clients import ClientCache, check_connection, mask_secrets
 from ._convert import messages_to_wire
-from ._errors import to_langchain_error
-from ._params import build_call, check_limits, profile_for
+from ._errors import construction_error, to_langchain_error
+from ._params import apply_aliases, build_call, check_limits, profile_for
 from ._response_format import take_response_format
 from ._results import ChunkBuilder, chat_result
+from ._serial import timeout_from_json, timeout_to_json
 from ._structured import structured_output
-from ._tools import check_tools, format_tool, format_tools, warn_tool_choice_downgraded
+from ._tools import (
+    check_tool_choice,
+    check_tools,
+    format_tool,
+    format_tools,
+    warn_tool_choice_downgraded,
+)
 
 __all__ = ["ChatPowerTokens"]
 
@@ -77,6 +94,10 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
             # api_key="...", base_url="...",
         )
         ```
+
+        ChatOpenAI's names work too: ``openai_api_key`` (``api_key``), ``api_base`` /
+        ``openai_api_base`` (``base_url``), ``request_timeout`` (``timeout``),
+        ``max_completion_tokens`` (``max_tokens``). The key is only needed at call time.
 
     Invoke:
         ```python
@@ -202,8 +223,51 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         ``PowerTokensRateLimitError`` is a ``powertokens.RateLimitError`` and a
         ``langchain_core.exceptions.ModelRateLimitError``. Invalid values (temperature 1.5,
         a tool name with spaces) raise ``PowerTokensRequestValidationError`` (a
-        ``ValueError``) before anything is sent; a ``finish_reason`` of "sensitive" (the
-        content filter) shows as ``response_metadata["refusal"]`` and a ``refusal`` block.
+        ``ValueError``) before anything is sent, at construction for a field (never
+        pydantic's ``ValidationError``, whose text would show the inputs) as per call: the
+        message names the field, the rule and the value. ``tool_choice`` naming a tool
+        that is not bound raises it too. No key at all (no ``api_key``, no
+        ``POWERTOKENS_API_KEY``) raises ``PowerTokensAuthenticationError`` at call time
+        (``powertokens.AuthenticationError`` and ``ModelAuthenticationError``), with
+        nothing sent. A ``finish_reason`` of
+        "sensitive" (the content filter) shows as ``response_metadata["refusal"]`` and a
+        ``refusal`` block.
+
+    Caching:
+        With ``set_llm_cache(...)``, an answer is reused only for the same request: the
+        cache key holds every setting that changes it (model, base URL, sampling, stop,
+        thinking, extra body fields, tool settings, bound tools ...), and none of the
+        key, the timeouts, retries, concurrency limit or HTTP clients. Header values are
+        in it as a digest.
+
+    Save and load:
+        ```python
+        from langchain_core.load import dumps, loads
+
+        text = dumps(model)  # the key is not in it, only the name POWERTOKENS_API_KEY
+        model = loads(
+            text,
+            secrets_map={"POWERTOKENS_API_KEY": "your-api-key"},  # or secrets_from_env=True
+            valid_namespaces=["langchain_powertokens"],
+            allowed_objects=[ChatPowerTokens],
+        )
+
+        # A saved chain (prompt | model | parser ...): langchain-core's classes and this one
+        chain = loads(
+            text,
+            secrets_map={"POWERTOKENS_API_KEY": "your-api-key"},
+            valid_namespaces=["langchain_powertokens"],
+            allowed_objects="all",
+            additional_import_mappings={
+                tuple(ChatPowerTokens.lc_id()): tuple(ChatPowerTokens.lc_id())
+            },
+        )
+        ```
+
+        Every setting is saved (timeouts as their phases) except ``http_client`` and
+        ``http_async_client``: pass them again. ``default_headers`` are saved as given:
+        keep credentials out of them. Only load text you trust: it chooses the URL the
+        key is sent to.
     """
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
@@ -223,9 +287,10 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     """Most tokens to generate (at most 128000, 96000 for glm-4.5-air)."""
     stop: list[str] | str | None = None
     """Stop sequences: the first is sent to the server, all are enforced on the client."""
-    thinking: bool | dict[str, Any] | None = None
-    """Thinking mode: True / False or ``{"type": "enabled" | "disabled"}``. None leaves it
-    to the model (on for every model but glm-4.5-air, which decides per request)."""
+    thinking: bool | str | dict[str, Any] | None = None
+    """Thinking mode: True / False, "enabled" / "disabled" or ``{"type": "enabled" |
+    "disabled"}``. None leaves it to the model (on for every model but glm-4.5-air,
+    which decides per request)."""
     timeout: float | httpx.Timeout | Timeout | None = None
     """Seconds for every phase, an ``httpx.Timeout`` or a ``powertokens.Timeout``; None
     keeps the core's defaults (long reads for thinking, a stream idle limit)."""
@@ -272,14 +337,33 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
     # -- construction ---------------------------------------------------------------------
 
+    def __init__(self, **kwargs: Any) -> None:
+        """Bad settings raise ``PowerTokensRequestValidationError`` (field, rule, value),
+        as the same value passed per call does, not pydantic's ``ValidationError``."""
+        error = None
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as exc:
+            error = construction_error(exc)
+        if error is not None:
+            kwargs.clear()  # raised outside the except: no context, no key in the locals
+            raise error
+
     @model_validator(mode="before")
     @classmethod
     def _powertokens_model_kwargs(cls, values: Any) -> Any:
-        """Unknown constructor arguments go to ``model_kwargs`` (with a warning)."""
+        """ChatOpenAI's names become ours; other unknown constructor arguments go to
+        ``model_kwargs`` (with a warning)."""
         if isinstance(values, dict):
+            values = apply_aliases(values)
             mask_secrets(values)
             return _build_model_kwargs(values, _field_names(cls))
         return values
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _powertokens_timeout(cls, value: Any) -> Any:
+        return timeout_from_json(value)  # as ``to_json`` wrote it
 
     @model_validator(mode="after")
     def _powertokens_check_limits(self) -> Self:
@@ -291,9 +375,23 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     def _resolve_model_profile(self) -> ModelProfile | None:
         return profile_for(self.model)
 
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": API_KEY_ENV}
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        serialized = super().to_json()
+        kwargs = serialized.get("kwargs")
+        if isinstance(kwargs, dict) and "timeout" in kwargs:
+            kwargs["timeout"] = timeout_to_json(kwargs["timeout"])
+        return serialized
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        return llm_string(self, stop, kwargs)  # every field that changes the answer
 
     @property
     def _llm_type(self) -> str:
@@ -462,8 +560,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         """Bind tools (LangChain tools, functions, pydantic models, TypedDicts, JSON or
         OpenAI schemas). The API only has ``tool_choice="auto"``: "any", "required",
         ``True`` or a tool name are sent as "auto" (with a one-time warning, and a request
-        for the call in the system prompt); "none" sends no tools. ``strict`` is accepted
-        and not sent (the API has no strict schemas).
+        for the call in the system prompt); "none" sends no tools. A name that is not
+        among ``tools`` raises ``PowerTokensRequestValidationError``. ``strict`` is
+        accepted and not sent (the API has no strict schemas).
 
         ``parallel_tool_calls=False`` (here or per call) is enforced on the client, as the
         API has no such field: the system prompt asks for one call and only the first
@@ -472,6 +571,7 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         formatted = [format_tool(tool) for tool in tools]
         try:
             check_tools(formatted, self.model)
+            check_tool_choice(tool_choice, formatted)
             validate_params(parallel_tool_calls=parallel_tool_calls)
             downgraded = tool_choice is not None and resolve_tool_choice(tool_choice).downgraded
         except PowerTokensError as exc:

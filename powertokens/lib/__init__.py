@@ -10,15 +10,23 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
   and trimming before a request is sent;
 * :func:`resolve_api_key`, :func:`check_api_key`, :func:`resolve_base_url`,
   :func:`shown_url`: the clients' own rules for the key and the base URL (trimmed,
-  checked, never shown), for a framework that takes them at construction.
+  checked, never shown), for a framework that takes them at construction; a
+  :class:`Redacted` value stands for a secret in an error (a description, never the value).
 """
 
-from powertokens._config import check_api_key, resolve_api_key, resolve_base_url, shown_url
+from powertokens._config import (
+    Redacted,
+    check_api_key,
+    resolve_api_key,
+    resolve_base_url,
+    shown_url,
+)
 
 from ._jsontext import extract_json
 from .tokens import estimate_message_tokens, estimate_prompt_tokens, estimate_text_tokens
 
 __all__ = [
+    "Redacted",
     "check_api_key",
     "estimate_message_tokens",
     "estimate_prompt_tokens",

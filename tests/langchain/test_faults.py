@@ -10,7 +10,7 @@ import pytest
 from langchain_core import exceptions as lc
 from langchain_core.load import dumpd, dumps
 from langchain_core.messages import HumanMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 import langchain_powertokens as lp
 import powertokens
@@ -65,8 +65,10 @@ async def test_bad_values_raise_before_any_request_in_streams(
     [{"temperature": 1.5}, {"top_p": 2}, {"max_tokens": -1}, {"base_url": "ftp://x"}],
 )
 def test_bad_fields_fail_at_construction(fields: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(lp.PowerTokensRequestValidationError) as info:
         ChatPowerTokens(api_key="k", **fields)
+    assert info.value.field == next(iter(fields))
+    assert isinstance(info.value, ValueError)  # as pydantic's ValidationError was
 
 
 async def test_a_missing_key_fails_at_call_time_clearly(
@@ -75,7 +77,7 @@ async def test_a_missing_key_fails_at_call_time_clearly(
     monkeypatch.delenv("POWERTOKENS_API_KEY", raising=False)
     model = ChatPowerTokens(base_url=emu.url)  # construction works without a key
     assert model.api_key is None
-    with pytest.raises(lp.PowerTokensRequestValidationError, match="POWERTOKENS_API_KEY"):
+    with pytest.raises(lp.PowerTokensAuthenticationError, match="POWERTOKENS_API_KEY"):
         await run.invoke(model, "Hello")
     assert emu.request_count == 0
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.load import dumpd, load
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 from pytest_socket import disable_socket, enable_socket
+from syrupy.assertion import SnapshotAssertion
 
 from langchain_powertokens import ChatPowerTokens
 from powertokens.emulator import Emulator
@@ -66,6 +71,30 @@ class TestChatPowerTokensUnit(ChatModelUnitTests):
             {"model": "glm-4.7"},
             {"api_key": "env-key", "base_url": "https://gw.test/v1", "model": "glm-4.7"},
         )
+
+    @pytest.mark.xfail(
+        reason="loads(allowed_objects='all') admits only the classes in langchain-core's "
+        "own mapping, which a package outside langchain-ai is not in; the dump is checked "
+        "(snapshot) and test_serdes_with_explicit_allowlist loads it the supported way",
+        raises=ValueError,
+        strict=True,
+    )
+    def test_serdes(self, model: BaseChatModel, snapshot: SnapshotAssertion) -> None:
+        super().test_serdes(model, snapshot)
+
+    def test_serdes_with_explicit_allowlist(self, model: BaseChatModel) -> None:
+        """The standard test_serdes, loading with ``allowed_objects=[ChatPowerTokens]``."""
+        assert self.chat_model_class.is_lc_serializable()
+        env_params, _model_params, _expected_attrs = self.init_from_env_params
+        with mock.patch.dict(os.environ, env_params):
+            loaded = load(
+                dumpd(model),
+                valid_namespaces=model.get_lc_namespace()[:1],
+                allowed_objects=[ChatPowerTokens],
+                secrets_from_env=True,
+            )
+            assert isinstance(loaded, ChatPowerTokens)
+            assert model.asdict() == loaded.asdict()
 
 
 class TestChatPowerTokensIntegration(ChatModelIntegrationTests):

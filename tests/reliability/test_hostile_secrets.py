@@ -242,10 +242,10 @@ def test_llama_index_checks_an_assigned_key_and_keeps_it_secret(
 def test_langchain_construction_errors_do_not_echo_the_key_or_a_password() -> None:
     """pydantic shows the constructor's input in a model validator's error: the key and
     a URL password are masked there, whatever field failed."""
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(RequestValidationError) as info:
         ChatPowerTokens(api_key=KEY, temperature=5)
     assert_hidden(*texts_of(info.value))
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(RequestValidationError) as info:
         ChatPowerTokens(api_key=KEY, base_url=f"http://user:{PASSWORD}@127.0.0.1:9/v1")
     assert_hidden(*texts_of(info.value))
     assert "***@127.0.0.1" in str(info.value)

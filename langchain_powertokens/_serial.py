@@ -1,0 +1,39 @@
+"""What ``dumps``/``loads`` need beyond langchain-core's defaults.
+
+A timeout object (``powertokens.Timeout``, ``httpx.Timeout``) is not JSON: it is
+written as a mapping of its phases (``powertokens.Timeout`` field names) and read
+back from one, so a saved model keeps its timeouts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from powertokens import RequestValidationError, Timeout
+
+__all__ = ["timeout_from_json", "timeout_to_json"]
+
+
+def timeout_to_json(value: Any) -> Any:
+    """A number or None as it is; a timeout object as ``{"connect": ..., "read": ...}``."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return dataclasses.asdict(Timeout.coerce(value))
+
+
+def timeout_from_json(value: Any) -> Any:
+    """A mapping of phases as a :class:`powertokens.Timeout`; anything else as it is."""
+    if not isinstance(value, Mapping):
+        return value
+    phases = {field.name for field in dataclasses.fields(Timeout)}
+    unknown = sorted(set(value) - phases)
+    if unknown:
+        raise RequestValidationError(
+            "timeout", f"a mapping takes the phases {', '.join(sorted(phases))}", unknown
+        )
+    try:
+        return Timeout(**value)
+    except (TypeError, ValueError) as exc:
+        raise RequestValidationError("timeout", str(exc), dict(value)) from None
