@@ -20,6 +20,7 @@ works with this model as with any partner package)::
     APITimeoutError            PowerTokensTimeoutError             ModelTimeoutError
     APIConnectionError         PowerTokensConnectionError          ModelConnectionError
     StreamInterruptedError     PowerTokensStreamInterruptedError   ModelAPIError
+    InvalidResponseError       PowerTokensInvalidResponseError     ModelAPIError
     APIError (other)           PowerTokensAPIError                 ModelAPIError
 
 The conversion keeps every attribute (``status_code``, ``code``, ``message``,
@@ -54,6 +55,7 @@ from powertokens import (
     ContentFilterError,
     ContextOverflowError,
     InternalServerError,
+    InvalidResponseError,
     NotFoundError,
     PermissionDeniedError,
     PoolTimeoutError,
@@ -73,6 +75,7 @@ __all__ = [
     "PowerTokensContentFilterError",
     "PowerTokensContextOverflowError",
     "PowerTokensInternalServerError",
+    "PowerTokensInvalidResponseError",
     "PowerTokensNotFoundError",
     "PowerTokensPermissionDeniedError",
     "PowerTokensPoolTimeoutError",
@@ -145,6 +148,10 @@ class PowerTokensStreamInterruptedError(StreamInterruptedError, ModelAPIError):
     """A stream broke before its ``finish_reason``; ``partial`` holds what arrived."""
 
 
+class PowerTokensInvalidResponseError(InvalidResponseError, ModelAPIError):
+    """The service answered with a body this client cannot read; not retried."""
+
+
 class PowerTokensAPIError(APIError, ModelAPIError):
     """Any other failure talking to the service."""
 
@@ -166,6 +173,7 @@ _DUALS: tuple[tuple[type[PowerTokensError], type[PowerTokensError]], ...] = (
     (APITimeoutError, PowerTokensTimeoutError),
     (APIConnectionError, PowerTokensConnectionError),
     (StreamInterruptedError, PowerTokensStreamInterruptedError),
+    (InvalidResponseError, PowerTokensInvalidResponseError),
     (APIError, PowerTokensAPIError),
 )
 

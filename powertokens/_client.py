@@ -23,7 +23,7 @@ from ._exceptions import APIError
 from ._models import ChatCompletion
 from ._pools import AsyncPools, ConcurrencyLimit, SyncPool
 from ._request import ChatParams, Prepared
-from ._response import decode_completion, transport_error
+from ._response import HTTPX_ERRORS, SEND_ERRORS, decode_completion, transport_error
 from ._streaming import AsyncStream, Stream
 
 __all__ = ["AsyncPowerTokens", "PowerTokens"]
@@ -119,14 +119,14 @@ class PowerTokens(BaseClient):
         )  # fmt: skip
         try:
             return http.send(request, stream=prepared.stream)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except SEND_ERRORS as exc:
+            raise transport_error(exc)  # noqa: B904 (the cause is set by transport_error)
 
     def _read(self, response: httpx.Response) -> bytes:
         try:
             return response.read()
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except HTTPX_ERRORS as exc:
+            raise transport_error(exc, response)  # noqa: B904 (cause set by transport_error)
         finally:
             response.close()
 
@@ -239,14 +239,14 @@ class AsyncPowerTokens(BaseClient):
         )  # fmt: skip
         try:
             return await http.send(request, stream=prepared.stream)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except SEND_ERRORS as exc:
+            raise transport_error(exc)  # noqa: B904 (the cause is set by transport_error)
 
     async def _read(self, response: httpx.Response) -> bytes:
         try:
             return await response.aread()
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except HTTPX_ERRORS as exc:
+            raise transport_error(exc, response)  # noqa: B904 (cause set by transport_error)
         finally:
             await response.aclose()
 
