@@ -11,7 +11,11 @@ Policies the API lacks are applied here, once, for the clients and both adapters
   (:func:`resolve_tool_choice` gives both); ``"none"`` leaves the tools out;
 * **limits**: every documented limit is checked before anything is sent, naming the
   field, the limit and the value (:func:`validate_request` for a whole body,
-  :func:`validate_params` for settings on their own, e.g. at a model's construction).
+  :func:`validate_params` for settings on their own, e.g. at a model's construction);
+* **JSON only**: what the caller's own JSON carries (tool schemas, ``extra_body`` and
+  any other field beyond the documented ones) nests at most :data:`MAX_JSON_DEPTH`
+  levels, and nothing in a body is ``NaN`` or an infinity, which JSON cannot express
+  (sent bare, they make the whole body invalid JSON).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ._exceptions import RequestValidationError
 from ._models import ChatCompletionRequest
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_TOOLS",
     "ChatParams",
     "Prepared",
@@ -45,6 +50,12 @@ __all__ = [
 ]
 
 MAX_TOOLS = 128
+MAX_JSON_DEPTH = 64
+"""How deep the caller's own JSON (a tool's ``parameters``, an ``extra_body`` value) may
+nest: objects and arrays, the value itself counting as one level. Real tool schemas nest
+a few levels (each level of object properties takes two), and 64 keeps a whole body
+under 100 levels, within what strict JSON parsers accept (pydantic's 200, serde_json's
+128); far deeper values also overflow the Python encoder's recursion."""
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -278,9 +289,91 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
     a sixth of the time; what it refuses goes to ``json`` for the usual error.
     """
     try:
-        return to_json(body)
+        content = to_json(body)
     except PydanticSerializationError:
+        content = _encode_slowly(body)
+    if b"NaN" in content or b"Infinity" in content:  # rare: a quick scan of the bytes
+        _refuse_non_finite(body)
+    return content
+
+
+def _encode_slowly(body: Mapping[str, Any]) -> bytes:
+    """``json.dumps`` for what ``to_json`` refused (one reason: nesting deeper than it
+    writes, which only the unchecked extra keys of messages can hold); refusals as ours."""
+    for key in ("messages", "thinking"):
+        _check_json(key, body.get(key))  # the rest was checked by validate_request
+    try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # not JSON data, or a reference to itself
+        raise _fail("body", "must be JSON data (dicts, lists, strings, numbers)", str(exc)) from exc
+
+
+def _refuse_non_finite(body: Mapping[str, Any]) -> None:
+    """Raise for a NaN or infinity anywhere in ``body``, naming where; the bytes may
+    just hold the word in a string, so this looks at the values."""
+    found = _find_non_finite(body, "")
+    if found is not None:
+        where, value = found
+        raise _fail(where, _NOT_FINITE, value)
+
+
+_NOT_FINITE = "must be a finite number: JSON has no NaN or Infinity"
+_CONTAINERS = (dict, list, tuple)
+
+
+def _json_shape(value: Any) -> tuple[int, bool]:
+    """(how deep ``value`` nests, whether it holds a NaN or infinity): one iterative
+    pass, each container once (no recursion to overflow, no loop on a cycle)."""
+    if not isinstance(value, _CONTAINERS):
+        return 0, isinstance(value, float) and not math.isfinite(value)
+    deepest, bad = 0, False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > deepest:
+            deepest = depth
+        for item in node.values() if isinstance(node, dict) else node:
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1))
+            elif isinstance(item, float) and not math.isfinite(item):
+                bad = True
+    return deepest, bad
+
+
+def _find_non_finite(value: Any, where: str) -> tuple[str, float] | None:
+    """The path and value of the first NaN or infinity in ``value``, if any."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return path or "body", node
+            continue
+        if not isinstance(node, _CONTAINERS) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()]
+        else:
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        stack.extend(reversed(children))  # depth first, in document order
+    return None
+
+
+def _check_json(where: str, value: Any) -> None:
+    """The caller's own JSON value: nested at most MAX_JSON_DEPTH deep, all finite."""
+    depth, bad = _json_shape(value)
+    if depth > MAX_JSON_DEPTH:
+        raise _fail(where, f"JSON may nest at most {MAX_JSON_DEPTH} levels deep", depth)
+    if bad:
+        found = _find_non_finite(value, where)
+        if found is not None:
+            raise _fail(found[0], _NOT_FINITE, found[1])
 
 
 # --- checks --------------------------------------------------------------------------
@@ -374,6 +467,24 @@ def validate_request(body: Mapping[str, Any]) -> None:
         _validate_tools(value)
     if (value := body.get("tool_choice")) is not None and value != "auto":
         raise _fail("tool_choice", 'the API accepts only "auto"', value)
+    for key in body.keys() - _DOCUMENTED:  # extra_body's, as given: JSON only
+        _check_json(key, body[key])
+
+
+_DOCUMENTED = frozenset(
+    (
+        "model",
+        "messages",
+        "stream",
+        "thinking",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "tools",
+        "tool_choice",
+    )
+)
 
 
 def _validate_thinking(value: Any) -> None:
@@ -407,6 +518,8 @@ def _validate_tools(tools: Any) -> None:
         params = function.get("parameters")
         if params is not None and not isinstance(params, Mapping):
             raise _fail(f"{where}.function.parameters", "must be a JSON schema object", params)
+        if params:
+            _check_json(f"{where}.function.parameters", params)
 
 
 def _validate_messages(messages: Any) -> None:
