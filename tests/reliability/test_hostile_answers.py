@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from langchain_core.exceptions import ModelAPIError
+from langchain_core.exceptions import ModelAPIError, OutputParserException
 from llama_index.core.base.llms.types import ChatMessage
+from pydantic import BaseModel
 
 import langchain_powertokens as lp
 from langchain_powertokens import ChatPowerTokens
@@ -38,6 +39,7 @@ from powertokens import (
     validate_params,
 )
 from powertokens._request import MAX_JSON_DEPTH
+from powertokens.lib import extract_json
 from tests.hostile import (
     CLOSE,
     KEEP,
@@ -616,3 +618,22 @@ def test_status_errors_still_carry_their_class() -> None:
         client = PowerTokens(api_key="k", base_url=server.url, max_retries=0)
         with pytest.raises(APIStatusError, match="too long"):
             client.chat(MESSAGES)
+
+
+async def test_structured_output_from_text_nested_too_deep_is_a_parse_error() -> None:
+    """JSON looked for in the model's prose (``powertokens.lib.extract_json``): text nested
+    too deep holds no usable JSON, and looking costs no seconds of retries."""
+    deep = "[" * 100_000 + "]" * 100_000
+
+    class Answer(BaseModel):
+        x: int
+
+    with HostileServer() as server:
+        server.script([json_response(200, completion(f"here: {deep}")), KEEP])
+        model = ChatPowerTokens(api_key="k", base_url=server.url, max_retries=0)
+        structured = model.with_structured_output(Answer, method="json_mode")
+        with pytest.raises(OutputParserException, match="holds no JSON"):
+            structured.invoke("hi")
+        with pytest.raises(OutputParserException, match="holds no JSON"):
+            await structured.ainvoke("hi")
+    assert extract_json(f'{deep[:5000]} then {{"x": 1}}') == {"x": 1}
