@@ -292,7 +292,7 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
         content = to_json(body)
     except PydanticSerializationError:
         content = _encode_slowly(body)
-    if b"NaN" in content or b"Infinity" in content:  # rare: a quick scan of the bytes
+    if _may_hold_non_finite(content):
         _refuse_non_finite(body)
     return content
 
@@ -306,6 +306,13 @@ def _encode_slowly(body: Mapping[str, Any]) -> bytes:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as exc:  # not JSON data, or a reference to itself
         raise _fail("body", "must be JSON data (dicts, lists, strings, numbers)", str(exc)) from exc
+
+
+def _may_hold_non_finite(content: bytes) -> bool:
+    """Whether the JSON may hold a bare ``NaN`` or ``Infinity``. A one-byte search (memchr)
+    first: no key or fixed value of a body has a capital N or I, so most bodies are
+    settled without the slower search for the words."""
+    return (b"N" in content and b"NaN" in content) or (b"I" in content and b"Infinity" in content)
 
 
 def _refuse_non_finite(body: Mapping[str, Any]) -> None:
@@ -322,10 +329,34 @@ _CONTAINERS = (dict, list, tuple)
 
 
 def _json_shape(value: Any) -> tuple[int, bool]:
-    """(how deep ``value`` nests, whether it holds a NaN or infinity): one iterative
-    pass, each container once (no recursion to overflow, no loop on a cycle)."""
+    """(how deep ``value`` nests, whether it holds a NaN or infinity), level by level
+    (no recursion to overflow). Past the depth limit or a few thousand containers (a
+    cycle could grow without end) the exact walk below takes over."""
     if not isinstance(value, _CONTAINERS):
         return 0, isinstance(value, float) and not math.isfinite(value)
+    depth, bad, visited = 0, False, 0
+    level = [value]
+    while level:
+        depth += 1
+        visited += len(level)
+        if depth > MAX_JSON_DEPTH or visited > _QUICK_CONTAINERS:
+            return _json_shape_exactly(value)
+        below = []
+        for node in level:
+            for item in node.values() if isinstance(node, dict) else node:
+                if isinstance(item, _CONTAINERS):
+                    below.append(item)
+                elif isinstance(item, float) and not math.isfinite(item):
+                    bad = True
+        level = below
+    return depth, bad
+
+
+_QUICK_CONTAINERS = 4096
+
+
+def _json_shape_exactly(value: Any) -> tuple[int, bool]:
+    """:func:`_json_shape` visiting each container once (no loop on a cycle)."""
     deepest, bad = 0, False
     stack: list[tuple[Any, int]] = [(value, 1)]
     seen: set[int] = set()
