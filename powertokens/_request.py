@@ -196,10 +196,18 @@ def split_stop(stop: Any) -> tuple[list[str] | None, tuple[str, ...]]:
 # --- building ------------------------------------------------------------------------
 
 
-def _dump(item: MessageLike | ToolLike) -> dict[str, Any]:
+def _dump(item: MessageLike | ToolLike, where: str) -> dict[str, Any]:
     if isinstance(item, BaseModel):
         return item.model_dump(mode="json", exclude_none=True)
+    if not isinstance(item, Mapping):
+        raise _fail(where, "must be a dict or a model", item)
     return dict(item)
+
+
+def _dump_all(items: Any, field: str) -> list[dict[str, Any]]:
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+        raise _fail(field, "must be a list of dicts or models", items)
+    return [_dump(item, f"{field}[{i}]") for i, item in enumerate(items)]
 
 
 def normalize_thinking(value: Any) -> dict[str, Any] | None:
@@ -225,16 +233,14 @@ def build(
     if isinstance(messages, ChatCompletionRequest):
         body = messages.to_wire()
     else:
-        if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-            raise TypeError("messages must be a list of message dicts or models")
-        body = {"model": DEFAULT_MODEL, "messages": [_dump(m) for m in messages]}
+        body = {"model": DEFAULT_MODEL, "messages": _dump_all(messages, "messages")}
     stops: tuple[str, ...] = ()
     choice: Any = None
     for key, value in params.items():
         if value is None or key in ("extra_body", "tool_hint"):
             continue
         if key == "tools":
-            body["tools"] = [_dump(t) for t in value]
+            body["tools"] = _dump_all(value, "tools")
         elif key == "stop":
             body["stop"], stops = split_stop(value)
         elif key == "thinking":
@@ -263,6 +269,8 @@ def build(
     if not stops and body.get("stop"):  # a request model's own stop list
         body["stop"], stops = split_stop(body["stop"])
     if extra := params.get("extra_body"):
+        if not isinstance(extra, Mapping):
+            raise _fail("extra_body", "must be a dict of extra fields", extra)
         body.update(extra)
     validate_request(body)
     return body, stops
@@ -461,7 +469,7 @@ def validate_params(
     if thinking is not None:
         _validate_thinking(normalize_thinking(thinking))
     if tools is not None:
-        _validate_tools([_dump(t) for t in tools])
+        _validate_tools(_dump_all(tools, "tools"))
     resolve_tool_choice(tool_choice)
     if base_url is not None:
         resolve_base_url(base_url)
