@@ -637,3 +637,30 @@ async def test_structured_output_from_text_nested_too_deep_is_a_parse_error() ->
         with pytest.raises(OutputParserException, match="holds no JSON"):
             await structured.ainvoke("hi")
     assert extract_json(f'{deep[:5000]} then {{"x": 1}}') == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("messages", "params", "field"),
+    [
+        ("hi", {}, "messages"),
+        ({"role": "user", "content": "hi"}, {}, "messages"),
+        ([5], {}, "messages[0]"),
+        ([None], {}, "messages[0]"),
+        (MESSAGES, {"tools": 5}, "tools"),
+        (MESSAGES, {"tools": "lookup"}, "tools"),
+        (MESSAGES, {"tools": [None]}, "tools[0]"),
+        (MESSAGES, {"extra_body": [("top_k", 1)]}, "extra_body"),
+    ],
+)
+async def test_input_of_the_wrong_shape_is_refused_before_sending(
+    messages: Any, params: dict[str, Any], field: str
+) -> None:
+    with HostileServer() as server:
+        client = PowerTokens(api_key="k", base_url=server.url)
+        with pytest.raises(RequestValidationError) as info:
+            client.chat(messages, **params)
+        aclient = AsyncPowerTokens(api_key="k", base_url=server.url)
+        with pytest.raises(RequestValidationError):
+            await drain(aclient.stream(messages, **params))
+        assert server.requests == []
+    assert info.value.field == field
