@@ -25,6 +25,7 @@ works with this model as with any partner package)::
     APITimeoutError            PowerTokensTimeoutError             ModelTimeoutError
     APIConnectionError         PowerTokensConnectionError          ModelConnectionError
     StreamInterruptedError     PowerTokensStreamInterruptedError   ModelAPIError
+    InvalidResponseError       PowerTokensInvalidResponseError     ModelAPIError
     APIError (other)           PowerTokensAPIError                 ModelAPIError
 
 The conversion keeps every attribute (``status_code``, ``code``, ``message``,
@@ -65,6 +66,7 @@ from powertokens import (
     DeadlineExceededError,
     FairUseThrottleError,
     InternalServerError,
+    InvalidResponseError,
     ModelOverloadedError,
     NotFoundError,
     PermissionDeniedError,
@@ -92,6 +94,7 @@ __all__ = [
     "PowerTokensDeadlineExceededError",
     "PowerTokensFairUseThrottleError",
     "PowerTokensInternalServerError",
+    "PowerTokensInvalidResponseError",
     "PowerTokensModelOverloadedError",
     "PowerTokensNotFoundError",
     "PowerTokensPermissionDeniedError",
@@ -185,6 +188,10 @@ class PowerTokensStreamInterruptedError(StreamInterruptedError, ModelAPIError):
     """A stream broke before its ``finish_reason``; ``partial`` holds what arrived."""
 
 
+class PowerTokensInvalidResponseError(InvalidResponseError, ModelAPIError):
+    """The service answered with a body this client cannot read; not retried."""
+
+
 class PowerTokensAPIError(APIError, ModelAPIError):
     """Any other failure talking to the service."""
 
@@ -210,6 +217,7 @@ _DUALS: tuple[tuple[type[PowerTokensError], type[PowerTokensError]], ...] = (
     (APITimeoutError, PowerTokensTimeoutError),
     (APIConnectionError, PowerTokensConnectionError),
     (StreamInterruptedError, PowerTokensStreamInterruptedError),
+    (InvalidResponseError, PowerTokensInvalidResponseError),
     (APIError, PowerTokensAPIError),
 )
 

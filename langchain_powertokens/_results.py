@@ -65,7 +65,7 @@ def parse_tool_calls(
         name, text = call.function.name, call.function.arguments
         try:
             args = json.loads(text) if text.strip() else {}
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested too deep: not usable JSON
             invalid.append(
                 invalid_tool_call(
                     name=name, args=text, id=call.id or None, error=f"invalid JSON: {exc}"

@@ -71,7 +71,7 @@ def tool_kwargs(arguments: str) -> dict[str, Any] | str:
         return {}
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep: not usable JSON
         return arguments
     return value if isinstance(value, dict) else arguments
 

@@ -125,10 +125,10 @@ def parse_arguments(arguments: Any) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep: not usable JSON
         try:
             value = parse_partial_json(arguments)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return {}
     return value if isinstance(value, dict) else {}
 

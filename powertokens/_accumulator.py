@@ -326,7 +326,7 @@ class StreamAccumulator:
                 continue  # the API has no "n": only choice 0 exists
             delta = choice.get("delta") or {}
             if role := delta.get("role"):
-                self._role = role
+                self._role = _text(role)
             # Type checks inline (no helper call): this runs once per chunk.
             if reasoning := delta.get("reasoning_content") or "":
                 if not isinstance(reasoning, str):

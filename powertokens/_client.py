@@ -24,7 +24,7 @@ from ._exceptions import APIError
 from ._models import ChatCompletion
 from ._pools import AsyncPools, ConcurrencyLimit, SyncPool
 from ._request import ChatParams, Prepared
-from ._response import decode_completion, transport_error
+from ._response import HTTPX_ERRORS, SEND_ERRORS, decode_completion, transport_error
 from ._streaming import AsyncStream, Stream
 
 __all__ = ["AsyncPowerTokens", "PowerTokens"]
@@ -152,14 +152,14 @@ class PowerTokens(BaseClient):
         )  # fmt: skip
         try:
             return http.send(request, stream=prepared.stream or deadline is not None)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except SEND_ERRORS as exc:
+            raise transport_error(exc)  # noqa: B904 (the cause is set by transport_error)
 
     def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes:
         try:
             return response.read() if deadline is None else read_by(response.iter_bytes(), deadline)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except HTTPX_ERRORS as exc:
+            raise transport_error(exc, response)  # noqa: B904 (cause set by transport_error)
         finally:
             response.close()
 
@@ -296,16 +296,16 @@ class AsyncPowerTokens(BaseClient):
         )  # fmt: skip
         try:
             return await http.send(request, stream=prepared.stream or deadline is not None)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except SEND_ERRORS as exc:
+            raise transport_error(exc)  # noqa: B904 (the cause is set by transport_error)
 
     async def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes:
         try:
             if deadline is None:
                 return await response.aread()
             return await aread_by(response.aiter_bytes(), deadline)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+        except HTTPX_ERRORS as exc:
+            raise transport_error(exc, response)  # noqa: B904 (cause set by transport_error)
         finally:
             await response.aclose()
 

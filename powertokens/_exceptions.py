@@ -23,7 +23,8 @@ Every error is a :class:`PowerTokensError`; catch that to catch them all::
      │    │    │    ├── FairUseThrottleError   1313: fair-use throttle on the account (not retried)
      │    │    │    └── QuotaExceededError     1113, 1304, 1308-1310, 1314-1321 (not retried)
      │    │    └── InternalServerError         5xx, codes 1230, 1234
-     │    └── StreamInterruptedError   a stream ended early: cut, malformed, no finish_reason
+     │    ├── StreamInterruptedError   a stream ended early: cut, malformed, no finish_reason
+     │    └── InvalidResponseError     an answer this client cannot read (not retried)
      └── (nothing else)
 
 The business ``code`` decides the class, not the HTTP status alone: some gateway
@@ -56,6 +57,7 @@ __all__ = [
     "DeadlineExceededError",
     "FairUseThrottleError",
     "InternalServerError",
+    "InvalidResponseError",
     "ModelOverloadedError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -334,6 +336,41 @@ def suggested_model(message: str) -> str | None:
     """The alternative model a 1312 message names, or None."""
     match = _SUGGESTION.search(message)
     return match.group(1) if match else None
+
+
+class InvalidResponseError(APIError):
+    """The service answered with a body this client cannot read: not JSON, JSON that is
+    not a completion (``[]``, ``null``, a field of the wrong type), or a body whose
+    ``Content-Encoding`` does not decode.
+
+    Not retried: the answer came, so the request may have been carried out and billed.
+    ``status_code`` is the HTTP status (None when the body broke before it was read),
+    ``body`` a short excerpt of what arrived (at most 200 characters), ``headers`` the
+    answer's headers. A stream that breaks this way after output was delivered raises
+    :class:`StreamInterruptedError` instead, carrying the partial output.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        body: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.body = body
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def __str__(self) -> str:
+        text = (
+            self.message if self.status_code is None else f"HTTP {self.status_code}: {self.message}"
+        )
+        if self.request_id:
+            text += f" (request id: {self.request_id})"
+        return text
 
 
 def server_delay(headers: Mapping[str, str]) -> float | None:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ._json import loads
+
 __all__ = [
     "AssistantMessage",
     "ChatCompletion",
@@ -100,9 +102,10 @@ class ToolCall(_Lenient):
     function: FunctionCall = Field(default_factory=FunctionCall)
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON (raises ``ValueError`` when invalid)."""
+        """The arguments decoded from JSON (raises ``ValueError`` when invalid, nesting
+        too deep included)."""
         text = self.function.arguments
-        return json.loads(text) if text.strip() else {}
+        return loads(text) if text.strip() else {}
 
 
 class SystemMessage(_Wire):

@@ -16,7 +16,11 @@ Policies the API lacks are applied here, once, for the clients and both adapters
   ``_accumulator``);
 * **limits**: every documented limit is checked before anything is sent, naming the
   field, the limit and the value (:func:`validate_request` for a whole body,
-  :func:`validate_params` for settings on their own, e.g. at a model's construction).
+  :func:`validate_params` for settings on their own, e.g. at a model's construction);
+* **JSON only**: what the caller's own JSON carries (tool schemas, ``extra_body`` and
+  any other field beyond the documented ones) nests at most :data:`MAX_JSON_DEPTH`
+  levels, and nothing in a body is ``NaN`` or an infinity, which JSON cannot express
+  (sent bare, they make the whole body invalid JSON).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ._exceptions import RequestValidationError
 from ._models import ChatCompletionRequest
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_TOOLS",
     "ChatParams",
     "Prepared",
@@ -51,6 +56,12 @@ __all__ = [
 ]
 
 MAX_TOOLS = 128
+MAX_JSON_DEPTH = 64
+"""How deep the caller's own JSON (a tool's ``parameters``, an ``extra_body`` value) may
+nest: objects and arrays, the value itself counting as one level. Real tool schemas nest
+a few levels (each level of object properties takes two), and 64 keeps a whole body
+under 100 levels, within what strict JSON parsers accept (pydantic's 200, serde_json's
+128); far deeper values also overflow the Python encoder's recursion."""
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -218,10 +229,18 @@ def split_stop(stop: Any) -> tuple[list[str] | None, tuple[str, ...]]:
 # --- building ------------------------------------------------------------------------
 
 
-def _dump(item: MessageLike | ToolLike) -> dict[str, Any]:
+def _dump(item: MessageLike | ToolLike, where: str) -> dict[str, Any]:
     if isinstance(item, BaseModel):
         return item.model_dump(mode="json", exclude_none=True)
+    if not isinstance(item, Mapping):
+        raise _fail(where, "must be a dict or a model", item)
     return dict(item)
+
+
+def _dump_all(items: Any, field: str) -> list[dict[str, Any]]:
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+        raise _fail(field, "must be a list of dicts or models", items)
+    return [_dump(item, f"{field}[{i}]") for i, item in enumerate(items)]
 
 
 def normalize_thinking(value: Any) -> dict[str, Any] | None:
@@ -247,9 +266,7 @@ def build(
     if isinstance(messages, ChatCompletionRequest):
         body = messages.to_wire()
     else:
-        if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-            raise TypeError("messages must be a list of message dicts or models")
-        body = {"model": DEFAULT_MODEL, "messages": [_dump(m) for m in messages]}
+        body = {"model": DEFAULT_MODEL, "messages": _dump_all(messages, "messages")}
     stops: tuple[str, ...] = ()
     choice: Any = None
     single = check_parallel_tool_calls(params.get("parallel_tool_calls"))
@@ -257,7 +274,7 @@ def build(
         if value is None or key in ("extra_body", "tool_hint", "parallel_tool_calls"):
             continue
         if key == "tools":
-            body["tools"] = [_dump(t) for t in value]
+            body["tools"] = _dump_all(value, "tools")
         elif key == "stop":
             body["stop"], stops = split_stop(value)
         elif key == "thinking":
@@ -288,6 +305,8 @@ def build(
     if not stops and body.get("stop"):  # a request model's own stop list
         body["stop"], stops = split_stop(body["stop"])
     if extra := params.get("extra_body"):
+        if not isinstance(extra, Mapping):
+            raise _fail("extra_body", "must be a dict of extra fields", extra)
         body.update(extra)
     validate_request(body)
     return body, stops
@@ -314,9 +333,122 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
     a sixth of the time; what it refuses goes to ``json`` for the usual error.
     """
     try:
-        return to_json(body)
+        content = to_json(body)
     except PydanticSerializationError:
+        content = _encode_slowly(body)
+    if _may_hold_non_finite(content):
+        _refuse_non_finite(body)
+    return content
+
+
+def _encode_slowly(body: Mapping[str, Any]) -> bytes:
+    """``json.dumps`` for what ``to_json`` refused (one reason: nesting deeper than it
+    writes, which only the unchecked extra keys of messages can hold); refusals as ours."""
+    for key in ("messages", "thinking"):
+        _check_json(key, body.get(key))  # the rest was checked by validate_request
+    try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # not JSON data, or a reference to itself
+        raise _fail("body", "must be JSON data (dicts, lists, strings, numbers)", str(exc)) from exc
+
+
+def _may_hold_non_finite(content: bytes) -> bool:
+    """Whether the JSON may hold a bare ``NaN`` or ``Infinity``. A one-byte search (memchr)
+    first: no key or fixed value of a body has a capital N or I, so most bodies are
+    settled without the slower search for the words."""
+    return (b"N" in content and b"NaN" in content) or (b"I" in content and b"Infinity" in content)
+
+
+def _refuse_non_finite(body: Mapping[str, Any]) -> None:
+    """Raise for a NaN or infinity anywhere in ``body``, naming where; the bytes may
+    just hold the word in a string, so this looks at the values."""
+    found = _find_non_finite(body, "")
+    if found is not None:
+        where, value = found
+        raise _fail(where, _NOT_FINITE, value)
+
+
+_NOT_FINITE = "must be a finite number: JSON has no NaN or Infinity"
+_CONTAINERS = (dict, list, tuple)
+
+
+def _json_shape(value: Any) -> tuple[int, bool]:
+    """(how deep ``value`` nests, whether it holds a NaN or infinity), level by level
+    (no recursion to overflow). Past the depth limit or a few thousand containers (a
+    cycle could grow without end) the exact walk below takes over."""
+    if not isinstance(value, _CONTAINERS):
+        return 0, isinstance(value, float) and not math.isfinite(value)
+    depth, bad, visited = 0, False, 0
+    level = [value]
+    while level:
+        depth += 1
+        visited += len(level)
+        if depth > MAX_JSON_DEPTH or visited > _QUICK_CONTAINERS:
+            return _json_shape_exactly(value)
+        below = []
+        for node in level:
+            for item in node.values() if isinstance(node, dict) else node:
+                if isinstance(item, _CONTAINERS):
+                    below.append(item)
+                elif isinstance(item, float) and not math.isfinite(item):
+                    bad = True
+        level = below
+    return depth, bad
+
+
+_QUICK_CONTAINERS = 4096
+
+
+def _json_shape_exactly(value: Any) -> tuple[int, bool]:
+    """:func:`_json_shape` visiting each container once (no loop on a cycle)."""
+    deepest, bad = 0, False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > deepest:
+            deepest = depth
+        for item in node.values() if isinstance(node, dict) else node:
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1))
+            elif isinstance(item, float) and not math.isfinite(item):
+                bad = True
+    return deepest, bad
+
+
+def _find_non_finite(value: Any, where: str) -> tuple[str, float] | None:
+    """The path and value of the first NaN or infinity in ``value``, if any."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return path or "body", node
+            continue
+        if not isinstance(node, _CONTAINERS) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()]
+        else:
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        stack.extend(reversed(children))  # depth first, in document order
+    return None
+
+
+def _check_json(where: str, value: Any) -> None:
+    """The caller's own JSON value: nested at most MAX_JSON_DEPTH deep, all finite."""
+    depth, bad = _json_shape(value)
+    if depth > MAX_JSON_DEPTH:
+        raise _fail(where, f"JSON may nest at most {MAX_JSON_DEPTH} levels deep", depth)
+    if bad:
+        found = _find_non_finite(value, where)
+        if found is not None:
+            raise _fail(found[0], _NOT_FINITE, found[1])
 
 
 # --- checks --------------------------------------------------------------------------
@@ -374,7 +506,7 @@ def validate_params(
     if thinking is not None:
         _validate_thinking(normalize_thinking(thinking))
     if tools is not None:
-        _validate_tools([_dump(t) for t in tools])
+        _validate_tools(_dump_all(tools, "tools"))
     resolve_tool_choice(tool_choice)
     check_parallel_tool_calls(parallel_tool_calls)
     if base_url is not None:
@@ -412,6 +544,24 @@ def validate_request(body: Mapping[str, Any]) -> None:
         _validate_tools(value)
     if (value := body.get("tool_choice")) is not None and value != "auto":
         raise _fail("tool_choice", 'the API accepts only "auto"', value)
+    for key in body.keys() - _DOCUMENTED:  # extra_body's, as given: JSON only
+        _check_json(key, body[key])
+
+
+_DOCUMENTED = frozenset(
+    (
+        "model",
+        "messages",
+        "stream",
+        "thinking",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "tools",
+        "tool_choice",
+    )
+)
 
 
 def _validate_thinking(value: Any) -> None:
@@ -445,6 +595,8 @@ def _validate_tools(tools: Any) -> None:
         params = function.get("parameters")
         if params is not None and not isinstance(params, Mapping):
             raise _fail(f"{where}.function.parameters", "must be a JSON schema object", params)
+        if params:
+            _check_json(f"{where}.function.parameters", params)
 
 
 def _validate_messages(messages: Any) -> None:

@@ -37,7 +37,13 @@ from ._exceptions import APIError, APIStatusError, DeadlineExceededError, Stream
 from ._models import ChatCompletion
 from ._pools import ConcurrencyLimit, _NoLimit
 from ._request import Prepared
-from ._response import decode_completion, is_event_stream, request_id, transport_error
+from ._response import (
+    HTTPX_ERRORS,
+    decode_completion,
+    is_event_stream,
+    request_id,
+    transport_error,
+)
 from ._sse import SSEDecoder
 
 
@@ -254,10 +260,10 @@ def _attempt(
                 seen += len(raw)
                 if seen > _DRAIN_LIMIT or (deadline is not None and clock() >= deadline.end):
                     break
-    except httpx.TransportError as exc:
+    except HTTPX_ERRORS as exc:
         if state.completion is not None:
             return  # the answer was complete; only the tail of the body was lost
-        raise transport_error(exc) from exc
+        raise transport_error(exc, response)  # noqa: B904 (cause set by transport_error)
     finally:
         response.close()
 
@@ -369,9 +375,9 @@ async def _aattempt(
                 seen += len(raw)
                 if seen > _DRAIN_LIMIT or (deadline is not None and clock() >= deadline.end):
                     break
-    except httpx.TransportError as exc:
+    except HTTPX_ERRORS as exc:
         if state.completion is not None:
             return  # the answer was complete; only the tail of the body was lost
-        raise transport_error(exc) from exc
+        raise transport_error(exc, response)  # noqa: B904 (cause set by transport_error)
     finally:
         await response.aclose()

@@ -18,7 +18,6 @@ from langchain_core.exceptions import ModelError
 
 from powertokens import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -27,6 +26,7 @@ from powertokens import (
     ContextOverflowError,
     FairUseThrottleError,
     InternalServerError,
+    InvalidResponseError,
     ModelOverloadedError,
     NotFoundError,
     PermissionDeniedError,
@@ -213,7 +213,7 @@ CASES = [
         RateLimitError,
         check=_retry_after_3600,
     ),
-    Case("malformed-body", "malformed:5", 3, RAISE, 1, APIStatusError, where=CALL),
+    Case("malformed-body", "malformed:5", 3, RAISE, 1, InvalidResponseError, where=CALL),
     # -- broken after output was delivered: raised with the partial text, never re-sent -------
     Case("cut-mid-stream", "cut:5", 3, BROKEN, 1, StreamInterruptedError, where=STREAM),
     Case("malformed-mid-stream", "malformed:5", 3, BROKEN, 1, StreamInterruptedError, STREAM),
