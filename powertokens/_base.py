@@ -17,6 +17,7 @@ from ._models import ChatCompletionRequest
 from ._pools import ConcurrencyLimit, make_limit
 from ._request import MessageLike, Prepared, build, encode_body
 from ._retry import RetryPolicy
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["BaseClient", "Messages", "TimeoutLike"]
 
@@ -39,7 +40,18 @@ class BaseClient:
         max_retries: int,
         default_headers: Mapping[str, str] | None,
         max_concurrent_requests: int | ConcurrencyLimit | None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        if (
+            isinstance(max_event_bytes, bool)
+            or not isinstance(max_event_bytes, int)
+            or max_event_bytes < 1
+        ):
+            raise RequestValidationError(
+                "max_event_bytes", "must be an integer >= 1 (bytes)", max_event_bytes
+            )
+        # The largest stream line or event accepted: a larger one breaks the stream.
+        self.max_event_bytes = max_event_bytes
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
         # Parsed once: httpx re-parses a str URL on every request (about 45 µs a call).
@@ -78,6 +90,7 @@ class BaseClient:
         max_retries: int = _UNSET,
         default_headers: Mapping[str, str] | None = _UNSET,
         max_concurrent_requests: int | ConcurrencyLimit | None = _UNSET,
+        max_event_bytes: int = _UNSET,
     ) -> Self:
         """A client with some settings changed that shares this one's connection pools
         (and its concurrency limit, unless that changes). Closing either closes the pools
@@ -92,6 +105,7 @@ class BaseClient:
             max_retries=self.max_retries if max_retries is _UNSET else max_retries,
             default_headers=self.default_headers if default_headers is _UNSET else default_headers,
             max_concurrent_requests=None if keep else max_concurrent_requests,
+            max_event_bytes=self.max_event_bytes if max_event_bytes is _UNSET else max_event_bytes,
         )
         if keep:
             new._limit = self._limit
@@ -129,6 +143,7 @@ class BaseClient:
             model=body["model"],
             stream=stream,
             stops=stops,
+            max_event_bytes=self.max_event_bytes,
         )
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:

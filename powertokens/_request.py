@@ -31,6 +31,7 @@ from ._catalog import DEFAULT_MODEL, model_info
 from ._config import Timeout, resolve_base_url
 from ._exceptions import RequestValidationError
 from ._models import ChatCompletionRequest
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "MAX_TOOLS",
@@ -83,6 +84,8 @@ class Prepared:
     stream: bool
     stops: tuple[str, ...] = ()
     """Every stop sequence to enforce on the answer (the first was sent)."""
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    """The largest stream line or event accepted (the client's setting)."""
 
 
 # --- tool_choice ---------------------------------------------------------------------
