@@ -278,12 +278,57 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 
     ``pydantic_core.to_json`` writes the same JSON as ``json.dumps(ensure_ascii=False,
     separators=(",", ":"))`` (byte for byte but for exponents: ``1e-7``, not ``1e-07``) in
-    a sixth of the time; what it refuses goes to ``json`` for the usual error.
+    a sixth of the time. What it refuses is looked at closer: a string holding a lone
+    surrogate raises :class:`RequestValidationError` naming its path (e.g.
+    ``messages[0].content``); anything else goes to ``json`` for the usual error.
     """
     try:
         return to_json(body)
     except PydanticSerializationError:
+        _check_unicode(body)
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _check_unicode(body: Mapping[str, Any]) -> None:
+    """Raise :class:`RequestValidationError` naming the first string of ``body`` that
+    UTF-8 cannot encode: one holding a lone surrogate (half a UTF-16 pair, e.g. from
+    text cut in the middle of an emoji). Iterative: any depth is fine."""
+    todo: list[tuple[str, Any]] = [("", body)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, Mapping):
+            items = list(value.items())
+            for key, _ in items:
+                if isinstance(key, str) and (at := _unencodable_at(key)) is not None:
+                    raise _not_unicode(f"{path} key" if path else "key", key, at)
+            todo.extend((f"{path}.{key}" if path else str(key), item) for key, item in items[::-1])
+            continue
+        elif isinstance(value, (list, tuple)):
+            todo.extend((f"{path}[{i}]", value[i]) for i in range(len(value) - 1, -1, -1))
+            continue
+        else:
+            continue
+        if (at := _unencodable_at(text)) is not None:
+            raise _not_unicode(path, text, at)
+
+
+def _unencodable_at(text: str) -> int | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _not_unicode(field: str, text: str, at: int) -> RequestValidationError:
+    return RequestValidationError(
+        field,
+        f"must be valid Unicode: a lone surrogate (half a UTF-16 pair) at index {at} "
+        "cannot be sent",
+        text,
+    )
 
 
 # --- checks --------------------------------------------------------------------------
