@@ -29,6 +29,8 @@ from tests.hostile import (
     stream_head,
 )
 
+from .conftest import Sleeps
+
 MESSAGES = [{"role": "user", "content": "hi"}]
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024  # the documented default
 MODES = ["sync", "async"]
@@ -42,16 +44,15 @@ def server() -> Iterator[HostileServer]:
 
 def stream(server: HostileServer, mode: str, **options: Any) -> tuple[list[Any], Any]:
     """Run one stream; (the deltas, the final completion)."""
+    options = {"max_retries": 0, **options}
     if mode == "sync":
-        with PowerTokens(api_key="k", base_url=server.url, max_retries=0, **options) as client:
+        with PowerTokens(api_key="k", base_url=server.url, **options) as client:
             with client.stream(MESSAGES) as s:
                 deltas = list(s)
             return deltas, s.completion
 
     async def main() -> tuple[list[Any], Any]:
-        async with AsyncPowerTokens(
-            api_key="k", base_url=server.url, max_retries=0, **options
-        ) as client:
+        async with AsyncPowerTokens(api_key="k", base_url=server.url, **options) as client:
             async with client.stream(MESSAGES) as s:
                 deltas = [d async for d in s]
             return deltas, s.completion
@@ -89,7 +90,7 @@ def test_a_20_mb_line_is_refused_at_the_default_cap(server: HostileServer, mode:
     huge = sse(completion_chunk("x" * 20_000_000, finish="stop"))
     server.script(body(before, huge, DONE))
     with pytest.raises(StreamInterruptedError) as info:
-        stream(server, mode)
+        stream(server, mode, max_retries=2)
     message = str(info.value)
     assert "max_event_bytes" in message
     assert str(DEFAULT_MAX_EVENT_BYTES) in message
@@ -114,11 +115,16 @@ def test_a_20_mb_line_under_a_raised_cap_arrives_whole_and_fast(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_max_event_bytes_is_per_client_and_with_options(server: HostileServer, mode: str) -> None:
+def test_max_event_bytes_is_per_client_and_with_options(
+    server: HostileServer, mode: str, sleeps: Sleeps
+) -> None:
     event = sse(completion_chunk("z" * 5000, finish="stop"))
     server.script(body(event, DONE))
     with pytest.raises(StreamInterruptedError, match=r"max_event_bytes=4096: \d+ bytes"):
-        stream(server, mode, max_event_bytes=4096)
+        stream(server, mode, max_event_bytes=4096, max_retries=1)
+    # Nothing was delivered: retried like any stream broken before output.
+    assert len(server.requests) == 2
+    assert len(sleeps.delays) == 1
     client = PowerTokens(api_key="k", base_url=server.url, max_event_bytes=4096)
     assert client.max_event_bytes == 4096
     assert client.with_options(max_event_bytes=10_000).max_event_bytes == 10_000
