@@ -54,7 +54,6 @@ class ServerSentEvent(NamedTuple):
 _event = ServerSentEvent._make  # no keyword handling: the per-event constructor
 
 _BOM = b"\xef\xbb\xbf"
-_DONE = "[DONE]"
 
 # What to do before the next read (0: nothing, the common case).
 _START = 1  # the body's first bytes: drop a byte order mark
@@ -117,12 +116,12 @@ class SSEDecoder:
             and not self._event
             and self._retry is None
             and b"\r" not in chunk
-            and len(chunk) - 2 <= self._limit
+            and len(chunk) <= self._limit  # (a line of limit + 1 bytes: the loop decides)
         ):
             # The commonest read of all: exactly one single-line event (servers flush
             # after each one). One event, none of the line splitting below.
             text = chunk[6:-2].decode("utf-8", errors="replace")
-            if text == _DONE:
+            if text == "[DONE]":
                 self._state = _ENDED
             return [_event((text, "message", self._id, None))]
         if b"\r" in chunk:
@@ -144,20 +143,15 @@ class SSEDecoder:
                 return []
             lines[0] = pending + lines[0]
         self._pending = last
+        over = 0
         if len(chunk) + len(pending) > self._limit:
-            # A line this long may be over the limit: find the first that is.
-            too_long = [i for i, line in enumerate(lines) if len(line) > self._limit]
-            if too_long or len(last) > self._limit:
-                at = too_long[0] if too_long else len(lines)
-                size = len(lines[at]) if too_long else len(last)
+            # A line this long may be over the limit: decode up to the first that is.
+            limit = self._limit
+            at = next((i for i, line in enumerate(lines) if len(line) > limit), -1)
+            if at != -1 or len(last) > limit:
+                over = len(lines[at]) if at != -1 else len(last)
+                lines = lines[:at] if at != -1 else lines
                 self._pending = b""
-                events = self._lines(lines[:at])
-                if self._state in (_ENDED, _FAILED):
-                    return events
-                return self._too_large(size, events)
-        return self._lines(lines)
-
-    def _lines(self, lines: list[bytes | bytearray]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         for line in lines:
             if not line:
@@ -167,22 +161,21 @@ class SSEDecoder:
                     self._data = None
                     text = data[0].decode("utf-8", errors="replace")
                     events.append(_event((text, "message", self._id, None)))
-                    if text == _DONE:
-                        break
+                    if text == "[DONE]":
+                        return self._end(events)
                     continue
                 event = self._dispatch()
                 if event is not None:
                     events.append(event)
-                    if event.data == _DONE:
-                        break
+                    if event.data == "[DONE]":
+                        return self._end(events)
             elif line.startswith(b"data: ") and self._data is None:
                 # the common case, inlined: one data line per event
                 self._data = [line[6:]]
             elif not self._line(line):
                 return self._too_large(self._size, events)
-        else:
-            return events
-        self._end()
+        if over:
+            return self._too_large(over, events)
         return events
 
     def flush(self) -> list[ServerSentEvent]:
@@ -277,11 +270,12 @@ class SSEDecoder:
         raw = data[0] if len(data) == 1 else b"\n".join(data)
         return ServerSentEvent(raw.decode("utf-8", errors="replace"), event, self._id, retry)
 
-    def _end(self) -> None:
+    def _end(self, events: list[ServerSentEvent]) -> list[ServerSentEvent]:
         """``[DONE]`` arrived: drop whatever else is held; later reads are ignored."""
         self._state = _ENDED
         self._pending = b""
         self._data = None
+        return events
 
     def _too_large(self, size: int, events: list[ServerSentEvent]) -> list[ServerSentEvent]:
         """A line or an event's data is over the limit: the stream is broken. Raises
