@@ -10,7 +10,15 @@ Rules (``docs/wire.md``, "Stream"):
   fragments) give the same final call; :attr:`StreamAccumulator.tool_calls` is the
   running state, so no caller accumulates them a second time;
 * usage may come on the finish chunk and again on an OpenAI-style ``choices: []``
-  chunk: it is reported once;
+  chunk: it is reported once; a malformed usage counts as none (``parse_usage``);
+* a character outside the Basic Multilingual Plane may arrive as a surrogate pair
+  split across two chunks (``"\\ud83d"``, then ``"\\ude00"``): a reasoning,
+  content or argument piece ending in a high surrogate keeps it back until the next
+  piece of its kind, which it joins into one character, so a delta never ends or
+  starts in half a pair. A surrogate left without its other half (the next piece does
+  not complete it, or the answer finishes first) becomes U+FFFD, as invalid UTF-8
+  does. Only the ends of pieces are looked at: a lone surrogate inside a piece (text
+  no standard JSON encoder writes) is passed on as received;
 * ``{"error": ...}`` as an event is raised as a typed error;
 * a stream is complete only when a ``finish_reason`` arrived; ``[DONE]`` alone
   proves nothing, and nothing after ``[DONE]`` is parsed;
@@ -38,7 +46,7 @@ from typing import Any
 
 from ._exceptions import StreamInterruptedError, make_status_error
 from ._json import loads
-from ._models import ChatCompletion, Usage
+from ._models import ChatCompletion, Usage, parse_usage
 
 __all__ = [
     "StopFilter",
@@ -208,6 +216,7 @@ class StreamAccumulator:
         "_content",
         "_created",
         "_filter",
+        "_held",
         "_id",
         "_model",
         "_reasoning",
@@ -245,6 +254,7 @@ class StreamAccumulator:
         self._stops = tuple(stops)
         self._filter = StopFilter(stops) if stops else None
         self._whole: ChatCompletion | None = None
+        self._held: dict[str | int, str] = {}  # a piece's trailing high surrogate, by kind
         self.finish_reason: str | None = None
         self.done = False  # "[DONE]" seen
         self.stopped = False  # a stop sequence ended the answer
@@ -327,16 +337,26 @@ class StreamAccumulator:
             delta = choice.get("delta") or {}
             if role := delta.get("role"):
                 self._role = _text(role)
+            finish = choice.get("finish_reason") or None
             # Type checks inline (no helper call): this runs once per chunk.
             if reasoning := delta.get("reasoning_content") or "":
                 if not isinstance(reasoning, str):
                     kind = type(reasoning).__name__
                     raise TypeError(f"reasoning_content: expected a string, got {kind}")
-                self._reasoning.append(reasoning)
+                # Half a surrogate pair at either end of this piece or the last (rare)?
+                if "\ud800" <= reasoning[-1] <= "\udfff" or self._held:
+                    reasoning = self._whole_chars("reasoning", reasoning, finish)
             content = delta.get("content") or ""
-            if content and not isinstance(content, str):
-                raise TypeError(f"content: expected a string, got {type(content).__name__}")
-            finish = choice.get("finish_reason") or None
+            if content:
+                if not isinstance(content, str):
+                    raise TypeError(f"content: expected a string, got {type(content).__name__}")
+                if "\ud800" <= content[-1] <= "\udfff" or self._held:
+                    content = self._whole_chars("content", content, finish)
+            if finish and self._held:  # the answer ends with half a pair held back
+                reasoning += self._whole_chars("reasoning", "", finish)
+                content += self._whole_chars("content", "", finish)
+            if reasoning:
+                self._reasoning.append(reasoning)
             stop_filter = self._filter
             if stop_filter is not None:
                 content = stop_filter.feed(content) if content else ""
@@ -354,12 +374,13 @@ class StreamAccumulator:
                     calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
             if finish:
                 self.finish_reason = _text(finish)
+                if self._held:  # argument text that ended in half a pair
+                    calls += self._release_arguments()
 
         usage: Usage | None = None
         raw_usage = chunk.get("usage")
-        if raw_usage:
-            parsed = Usage.model_validate(raw_usage)  # checked before it is kept
-            self._usage = raw_usage  # the last one wins for the final result...
+        if raw_usage and (parsed := parse_usage(raw_usage)) is not None:
+            self._usage = raw_usage  # the last valid one wins for the final result...
             if not self._usage_reported:  # ...but it is reported once
                 self._usage_reported = True
                 usage = parsed
@@ -406,9 +427,35 @@ class StreamAccumulator:
             args = ""
         elif not isinstance(args, str):
             args = json.dumps(args, ensure_ascii=False)
+        if (args and "\ud800" <= args[-1] <= "\udfff") or self._held:
+            args = self._whole_chars(index, args, None)
         if args:
             state._args.append(args)
         return ToolCallDelta(index, call_id, name, args)
+
+    def _whole_chars(self, kind: str | int, piece: str, final: str | None) -> str:
+        """``piece`` with the high surrogate held back from the previous piece of its
+        kind in front, surrogate pairs joined into characters, a trailing high
+        surrogate held back for the next piece (unless the answer is ``final``) and
+        any other lone surrogate replaced by U+FFFD."""
+        held = self._held
+        text = held.pop(kind, "") + piece if held else piece
+        if not text:
+            return text
+        if not final and "\ud800" <= text[-1] <= "\udbff":
+            held[kind] = text[-1]
+            text = text[:-1]
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+    def _release_arguments(self) -> tuple[ToolCallDelta, ...]:
+        """The answer finished: argument text held back as half a pair becomes U+FFFD."""
+        released = []
+        for kind in [k for k in self._held if isinstance(k, int)]:
+            del self._held[kind]
+            state = self._calls[kind]
+            state._args.append("\ufffd")
+            released.append(ToolCallDelta(kind, None, None, "\ufffd"))
+        return tuple(released)
 
     def adopt(self, completion: ChatCompletion) -> StreamDelta | None:
         """A whole completion answered to a stream request (lenient servers do this):

@@ -24,6 +24,7 @@ from ._models import ChatCompletionRequest
 from ._pools import ConcurrencyLimit, make_limit
 from ._request import MessageLike, Prepared, build, encode_body
 from ._retry import RetryPolicy
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["BaseClient", "Messages", "TimeoutLike"]
 
@@ -47,7 +48,18 @@ class BaseClient:
         default_headers: Mapping[str, str] | None,
         max_concurrent_requests: int | ConcurrencyLimit | None,
         own_pools: bool = True,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        if (
+            isinstance(max_event_bytes, bool)
+            or not isinstance(max_event_bytes, int)
+            or max_event_bytes < 1
+        ):
+            raise RequestValidationError(
+                "max_event_bytes", "must be an integer >= 1 (bytes)", max_event_bytes
+            )
+        # The largest stream line or event accepted: a larger one breaks the stream.
+        self.max_event_bytes = max_event_bytes
         # Trimmed and checked now: a key that cannot go in a header would otherwise fail
         # at send time, retried as a network error, in errors and logs that show it.
         self._api_key = resolve_api_key(api_key)
@@ -91,6 +103,7 @@ class BaseClient:
         max_retries: int = _UNSET,
         default_headers: Mapping[str, str] | None = _UNSET,
         max_concurrent_requests: int | ConcurrencyLimit | None = _UNSET,
+        max_event_bytes: int = _UNSET,
     ) -> Self:
         """A client with some settings changed that shares this one's connection pools
         (and its concurrency limit, unless that changes). Closing either closes the pools
@@ -106,6 +119,7 @@ class BaseClient:
             default_headers=self.default_headers if default_headers is _UNSET else default_headers,
             max_concurrent_requests=None if keep else max_concurrent_requests,
             own_pools=self._own_pools,
+            max_event_bytes=self.max_event_bytes if max_event_bytes is _UNSET else max_event_bytes,
         )
         if keep:
             new._limit = self._limit
@@ -147,6 +161,7 @@ class BaseClient:
             stops=stops,
             total=chosen.deadline,
             single_tool_call=params.get("parallel_tool_calls") is False,
+            max_event_bytes=self.max_event_bytes,
         )
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:

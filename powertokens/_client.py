@@ -25,6 +25,7 @@ from ._models import ChatCompletion
 from ._pools import AsyncPools, ConcurrencyLimit, SyncPool
 from ._request import ChatParams, Prepared
 from ._response import HTTPX_ERRORS, SEND_ERRORS, decode_completion, transport_error
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._streaming import AsyncStream, Stream
 
 __all__ = ["AsyncPowerTokens", "PowerTokens"]
@@ -62,6 +63,7 @@ class PowerTokens(BaseClient):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         max_concurrent_requests: int | ConcurrencyLimit | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -71,6 +73,7 @@ class PowerTokens(BaseClient):
             default_headers=default_headers,
             max_concurrent_requests=max_concurrent_requests,
             own_pools=http_client is None,
+            max_event_bytes=max_event_bytes,
         )
         self._pool = SyncPool(http_client)
 
@@ -204,6 +207,7 @@ class AsyncPowerTokens(BaseClient):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_concurrent_requests: int | ConcurrencyLimit | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -213,6 +217,7 @@ class AsyncPowerTokens(BaseClient):
             default_headers=default_headers,
             max_concurrent_requests=max_concurrent_requests,
             own_pools=http_client is None,
+            max_event_bytes=max_event_bytes,
         )
         self._pools = AsyncPools(http_client)
 

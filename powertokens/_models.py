@@ -9,9 +9,18 @@ null, and tool-call ``arguments`` may arrive as a JSON string or as an object.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import logging
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 from ._json import loads
 
@@ -174,18 +183,26 @@ class ChatCompletionRequest(_Wire):
 # --- responses -----------------------------------------------------------------------
 
 
+_Count = Annotated[int, Field(ge=0, strict=True)]
+"""A token count: a JSON integer >= 0 (not a string, a float, a bool or null)."""
+
+
 class PromptTokensDetails(_Lenient):
-    cached_tokens: int = 0
+    cached_tokens: _Count = 0
 
 
 class CompletionTokensDetails(_Lenient):
-    reasoning_tokens: int = 0
+    reasoning_tokens: _Count = 0
 
 
 class Usage(_Lenient):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    """Token counts. An answer whose ``usage`` is malformed (a count that is not an
+    integer >= 0, or not an object at all) gets ``usage=None``, as if it had none,
+    with a warning logged: the answer itself is fine (``parse_usage``)."""
+
+    prompt_tokens: _Count = 0
+    completion_tokens: _Count = 0
+    total_tokens: _Count = 0
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
 
@@ -198,6 +215,38 @@ class Usage(_Lenient):
     def reasoning_tokens(self) -> int:
         details = self.completion_tokens_details
         return details.reasoning_tokens if details is not None else 0
+
+
+log = logging.getLogger("powertokens")
+
+
+def _ignored(value: Any) -> None:
+    shown = repr(value)
+    if len(shown) > 200:
+        shown = shown[:197] + "..."
+    log.warning("the answer's usage is malformed and was ignored (usage=None): %s", shown)
+
+
+def _usage_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | None:
+    try:
+        usage: Usage | None = handler(value)
+    except ValidationError:
+        _ignored(value)
+        return None
+    return usage
+
+
+_MaybeUsage = Annotated[Usage | None, WrapValidator(_usage_or_none)]
+"""The ``usage`` of an answer or chunk: None when absent or malformed."""
+
+
+def parse_usage(value: Any) -> Usage | None:
+    """A chunk's raw ``usage`` as a :class:`Usage`, or None when it is malformed."""
+    try:
+        return Usage.model_validate(value)
+    except ValidationError:
+        _ignored(value)
+        return None
 
 
 class ChatCompletionMessage(_Lenient):
@@ -222,7 +271,7 @@ class ChatCompletion(_Lenient):
     model: str = ""
     request_id: str | None = None
     choices: list[Choice] = Field(default_factory=list)
-    usage: Usage | None = None
+    usage: _MaybeUsage = None
     stopped_by_client: bool = Field(default=False, exclude=True)
     """True when the client ended the answer at a stop sequence the service did not
     apply (``chat()``/``stream()`` take several, the API one: the others are enforced
@@ -270,4 +319,4 @@ class ChatCompletionChunk(_Lenient):
     created: int | None = None
     model: str = ""
     choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = None
+    usage: _MaybeUsage = None

@@ -40,6 +40,7 @@ from ._catalog import DEFAULT_MODEL, model_info
 from ._config import Timeout, resolve_base_url
 from ._exceptions import RequestValidationError
 from ._models import ChatCompletionRequest
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -110,6 +111,8 @@ class Prepared:
     """``Timeout.total``: the deadline of the whole call in seconds (None: none)."""
     single_tool_call: bool = False
     """``parallel_tool_calls=False``: keep only the answer's first tool call."""
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    """The largest stream line or event accepted (the client's setting)."""
 
 
 # --- tool_choice ---------------------------------------------------------------------
@@ -330,7 +333,9 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 
     ``pydantic_core.to_json`` writes the same JSON as ``json.dumps(ensure_ascii=False,
     separators=(",", ":"))`` (byte for byte but for exponents: ``1e-7``, not ``1e-07``) in
-    a sixth of the time; what it refuses goes to ``json`` for the usual error.
+    a sixth of the time. What it refuses is looked at closer: a string holding a lone
+    surrogate raises :class:`RequestValidationError` naming its path (e.g.
+    ``messages[0].content``); anything else goes to ``json`` for the usual error.
     """
     try:
         content = to_json(body)
@@ -346,6 +351,7 @@ def _encode_slowly(body: Mapping[str, Any]) -> bytes:
     writes, which only the unchecked extra keys of messages can hold); refusals as ours."""
     for key in ("messages", "thinking"):
         _check_json(key, body.get(key))  # the rest was checked by validate_request
+    _check_unicode(body)  # a lone surrogate: named with its path, not a UnicodeEncodeError
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as exc:  # not JSON data, or a reference to itself
@@ -449,6 +455,48 @@ def _check_json(where: str, value: Any) -> None:
         found = _find_non_finite(value, where)
         if found is not None:
             raise _fail(found[0], _NOT_FINITE, found[1])
+
+
+def _check_unicode(body: Mapping[str, Any]) -> None:
+    """Raise :class:`RequestValidationError` naming the first string of ``body`` that
+    UTF-8 cannot encode: one holding a lone surrogate (half a UTF-16 pair, e.g. from
+    text cut in the middle of an emoji). Iterative: any depth is fine."""
+    todo: list[tuple[str, Any]] = [("", body)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, Mapping):
+            items = list(value.items())
+            for key, _ in items:
+                if isinstance(key, str) and (at := _unencodable_at(key)) is not None:
+                    raise _not_unicode(f"{path} key" if path else "key", key, at)
+            todo.extend((f"{path}.{key}" if path else str(key), item) for key, item in items[::-1])
+            continue
+        elif isinstance(value, (list, tuple)):
+            todo.extend((f"{path}[{i}]", value[i]) for i in range(len(value) - 1, -1, -1))
+            continue
+        else:
+            continue
+        if (at := _unencodable_at(text)) is not None:
+            raise _not_unicode(path, text, at)
+
+
+def _unencodable_at(text: str) -> int | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _not_unicode(field: str, text: str, at: int) -> RequestValidationError:
+    return RequestValidationError(
+        field,
+        f"must be valid Unicode: a lone surrogate (half a UTF-16 pair) at index {at} "
+        "cannot be sent",
+        text,
+    )
 
 
 # --- checks --------------------------------------------------------------------------

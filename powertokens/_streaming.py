@@ -91,9 +91,20 @@ class _State:
 
 
 def _feed(decoder: SSEDecoder, acc: StreamAccumulator, raw: bytes | None) -> list[StreamDelta]:
-    """One read (None: end of body) through the decoder and the accumulator."""
+    """One read (None: end of body) through the decoder and the accumulator.
+
+    The decoder stops at ``[DONE]`` and the loop at a stop sequence, so nothing after
+    either is parsed. An event over ``max_event_bytes`` raises
+    :class:`StreamInterruptedError` with what arrived before it as ``partial``.
+    """
     out: list[StreamDelta] = []
-    for event in decoder.feed(raw) if raw is not None else decoder.flush():
+    try:
+        events = decoder.feed(raw) if raw is not None else decoder.flush()
+    except StreamInterruptedError as error:  # an event over max_event_bytes
+        error.partial = acc.snapshot()
+        error.request_id = acc.request_id
+        raise
+    for event in events:
         delta = acc.add_data(event.data)
         if delta is not None:
             out.append(delta)
@@ -240,7 +251,7 @@ def _attempt(
                 yield delta
             state.completion = acc.result()
             return
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(prepared.max_event_bytes)
         chunks = response.iter_bytes()
         clock = time.monotonic
         for raw in chunks:
@@ -355,7 +366,7 @@ async def _aattempt(
                 yield delta
             state.completion = acc.result()
             return
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(prepared.max_event_bytes)
         chunks = response.aiter_bytes()
         clock = time.monotonic
         async for raw in chunks:

@@ -204,7 +204,9 @@ class HostileServer:
                 with self._lock:
                     self.requests.append(received)
                     steps = self._queue.next()
-                keep = False
+                keep = KEEP in steps
+                if not keep:
+                    steps = _closing(steps)
                 for step in steps:
                     if step is CLOSE:
                         return
@@ -262,6 +264,19 @@ class HostileServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _closing(steps: list[Step]) -> list[Step]:
+    """The steps with ``Connection: close`` added to the answer's head, so that the client
+    does not reuse the connection this server is about to close (a race it could lose)."""
+    out = list(steps)
+    for i, step in enumerate(out):
+        if isinstance(step, bytes) and step.startswith(b"HTTP/1.1 ") and b"\r\n" in step:
+            line, rest = step.split(b"\r\n", 1)
+            if b"\nconnection:" not in step.lower():
+                out[i] = line + b"\r\nConnection: close\r\n" + rest
+            break
+    return out
 
 
 def hostile() -> Iterator[HostileServer]:

@@ -9,7 +9,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from powertokens import PowerTokensError, SSEDecoder, StreamAccumulator
+from powertokens import (
+    PowerTokensError,
+    ServerSentEvent,
+    SSEDecoder,
+    StreamAccumulator,
+    StreamInterruptedError,
+)
 from powertokens._accumulator import StopFilter, cut_at_stop
 
 # Text without CR/LF (those end SSE lines); everything else, U+2028 included, is fair.
@@ -183,3 +189,86 @@ def test_stop_filter_equals_cut_at_stop(text: str, stops: list[str], data: st.Da
     pieces = chop(data.draw, text)
     f = StopFilter(stops)
     assert "".join(f.feed(p) for p in pieces) + f.flush() == cut_at_stop(text, stops)[0]
+
+
+# --- the decoder at every split, on hostile bytes (issue 11) ---------------------------
+
+BOM = b"\xef\xbb\xbf"
+# Pieces a hostile body is made of: every kind of line ending, a byte order mark
+# (anywhere: only a leading one is dropped), comments, fields, multi-byte UTF-8,
+# invalid UTF-8, [DONE] and long runs (against a small max_event_bytes).
+hostile_pieces = st.sampled_from(
+    [b"data: ", b"data:", b"data", b"\r", b"\n", b"\r\n", b"\n\n", BOM, b": PING", b"event: e",
+     b"id: 7", b"retry: 50", b"retry: \xc2\xb2", "é".encode(), "你".encode(), "🙂".encode(),
+     "\u2028".encode(), b"\xff", b"x", b"{}", b"[DONE]", b"y" * 40]
+)  # fmt: skip
+
+
+def outcome(pieces: list[bytes], limit: int) -> tuple[list[ServerSentEvent], bool]:
+    """The events, and whether the stream broke at max_event_bytes."""
+    decoder = SSEDecoder(limit)
+    events: list[ServerSentEvent] = []
+    try:
+        for piece in pieces:
+            events += decoder.feed(piece)
+        events += decoder.flush()
+    except StreamInterruptedError:
+        return events, True
+    return events, False
+
+
+@given(st.lists(hostile_pieces, max_size=40), st.lists(st.integers(0, 10_000), max_size=12))
+@settings(max_examples=500, deadline=None)
+def test_sse_hostile_bytes_any_split_gives_what_one_read_gives(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    raw = b"".join(parts)
+    for limit in (60, 16 * 1024 * 1024):
+        assert outcome(split(raw, cuts), limit) == outcome([raw], limit)
+
+
+@given(st.lists(hostile_pieces, max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_sse_hostile_bytes_byte_by_byte_gives_what_one_read_gives(parts: list[bytes]) -> None:
+    raw = b"".join(parts)
+    assert outcome([raw[i : i + 1] for i in range(len(raw))], 60) == outcome([raw], 60)
+
+
+@given(sse_streams(), st.lists(st.integers(0, 10_000), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_sse_a_leading_bom_is_dropped_at_any_split(
+    stream: tuple[bytes, list[str]], cuts: list[int]
+) -> None:
+    raw, expected = stream
+    decoder = SSEDecoder()
+    events = [e.data for piece in split(BOM + raw, cuts) for e in decoder.feed(piece)]
+    events += [e.data for e in decoder.flush()]
+    assert events == expected
+
+
+@given(st.text(max_size=30), st.lists(st.integers(0, 60), max_size=6), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_accumulator_text_cut_inside_surrogate_pairs_adds_up(
+    text: str, cuts: list[int], reasoning: bool
+) -> None:
+    # The text as UTF-16 code units, cut anywhere (inside a pair too), each piece sent
+    # as an escaped JSON string: deltas hold whole characters and add up to the text.
+    units = text.encode("utf-16-le", "surrogatepass")
+    points = sorted({2 * (c % (len(units) // 2 + 1)) for c in cuts})
+    pieces, last = [], 0
+    for p in [*points, len(units)]:
+        pieces.append(units[last:p].decode("utf-16-le", "surrogatepass"))
+        last = p
+    field = "reasoning_content" if reasoning else "content"
+    acc = StreamAccumulator()
+    deltas = []
+    for piece in pieces:
+        data = json.dumps({"choices": [{"index": 0, "delta": {field: piece}}]})
+        deltas.append(acc.add_data(data))
+    finish = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    deltas.append(acc.add_data(json.dumps(finish)))
+    got = [d.reasoning if reasoning else d.content for d in deltas if d is not None]
+    for piece in got:
+        piece.encode("utf-8")  # never half a pair
+    final = acc.result()
+    assert "".join(got) == (final.reasoning_content if reasoning else final.content) == text

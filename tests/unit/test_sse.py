@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from powertokens import ServerSentEvent, SSEDecoder
+from powertokens import ServerSentEvent, SSEDecoder, StreamInterruptedError
 
 
 def decode_all(pieces: list[bytes]) -> list[ServerSentEvent]:
@@ -90,3 +90,104 @@ def test_crlf_split_across_reads_is_one_line_ending() -> None:
     # "data: a\r" + "\n\r\n": the CRLF is split; must not yield an extra blank line
     # that would dispatch early or an empty event.
     assert datas(decode_all([b"data: a\r", b"\ndata: b\r", b"\n\r\n"])) == ["a\nb"]
+
+
+# --- hostile input (issue 11): long lines, the cap, [DONE], a byte order mark ----------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_line_spanning_many_reads_grows_in_one_buffer() -> None:
+    # Linear time by construction: the unterminated line is one buffer that grows in
+    # place; re-copying it on every read (the old way) made a long line quadratic.
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: ") == []
+    assert decoder.feed(b"x" * 1000) == []
+    buffer = decoder._pending
+    for _ in range(200):
+        assert decoder.feed(b"x" * 1000) == []
+        assert decoder._pending is buffer
+    assert len(buffer) == 6 + 201 * 1000
+    (event,) = decoder.feed(b"\n\n")
+    assert event.data == "x" * 201_000
+
+
+def test_a_line_over_the_cap_across_reads_raises_a_clear_error() -> None:
+    decoder = SSEDecoder(max_event_bytes=100)
+    decoder.feed(b"data: " + b"x" * 90)
+    with pytest.raises(StreamInterruptedError, match=r"max_event_bytes=100: 116 bytes"):
+        decoder.feed(b"y" * 20)
+
+
+def test_a_line_over_the_cap_in_one_read_raises_after_the_events_before_it() -> None:
+    decoder = SSEDecoder(max_event_bytes=100)
+    events = decoder.feed(b"data: a\n\ndata: " + b"x" * 200 + b"\n\n")
+    assert datas(events) == ["a"]  # delivered first, then the error
+    with pytest.raises(StreamInterruptedError, match="max_event_bytes=100"):
+        decoder.feed(b"data: b\n\n")
+    with pytest.raises(StreamInterruptedError, match="max_event_bytes=100"):
+        decoder.flush()
+
+
+def test_a_single_event_read_over_the_cap_raises() -> None:
+    decoder = SSEDecoder(max_event_bytes=100)
+    with pytest.raises(StreamInterruptedError):
+        decoder.feed(b"data: " + b"x" * 200 + b"\n\n")
+
+
+def test_many_data_lines_count_together_against_the_cap() -> None:
+    decoder = SSEDecoder(max_event_bytes=100)
+    assert decoder.feed(b"data: " + b"x" * 50 + b"\n") == []
+    with pytest.raises(StreamInterruptedError, match="max_event_bytes=100: 101 bytes"):
+        decoder.feed(b"data: " + b"y" * 50 + b"\n")
+
+
+def test_exactly_at_the_cap_is_fine() -> None:
+    line = b"data: " + b"x" * 94  # 100 bytes
+    for pieces in ([line + b"\n\n"], [line[:50], line[50:] + b"\n\n"], [line, b"\n\n"]):
+        assert datas(decode_all_with(pieces, max_event_bytes=100)) == ["x" * 94]
+
+
+def decode_all_with(pieces: list[bytes], **options: int) -> list[ServerSentEvent]:
+    decoder = SSEDecoder(**options)
+    events = [e for piece in pieces for e in decoder.feed(piece)]
+    return events + decoder.flush()
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"retry: \xc2\xb2\n\n", b"retry: " + b"9" * 5000 + b"\n\n", b"data: " + b"x" * 500 + b"\n"],
+)
+def test_nothing_after_done_is_decoded(tail: bytes) -> None:
+    raw = b"data: a\n\ndata: [DONE]\n\n" + tail
+    for cut in range(len(raw) + 1):
+        assert datas(decode_all_with([raw[:cut], raw[cut:]], max_event_bytes=100)) == [
+            "a",
+            "[DONE]",
+        ]
+
+
+def test_done_is_reported() -> None:
+    decoder = SSEDecoder()
+    decoder.feed(b"data: a\n\n")
+    assert not decoder.ended
+    decoder.feed(b"data: [DONE]\n\n")
+    assert decoder.ended
+    assert decoder.feed(b"data: b\n\n") == []
+
+
+def test_an_unusual_retry_field_is_ignored_not_raised() -> None:
+    events = decode_all([b"retry: \xc2\xb2\ndata: a\n\nretry: " + b"9" * 5000 + b"\ndata: b\n\n"])
+    assert [(e.data, e.retry) for e in events] == [("a", None), ("b", None)]
+
+
+@pytest.mark.parametrize("raw", [BOM + b"data: a\n\n", BOM + b": c\r\ndata: a\r\n\r\n"])
+def test_a_leading_byte_order_mark_is_dropped_at_every_split(raw: bytes) -> None:
+    for i in range(len(raw) + 1):
+        for j in range(i, len(raw) + 1):
+            assert datas(decode_all([raw[:i], raw[i:j], raw[j:]])) == ["a"], (i, j)
+
+
+def test_only_one_leading_byte_order_mark_is_dropped() -> None:
+    assert datas(decode_all([BOM + BOM + b"data: a\n\ndata: b\n\n"])) == ["b"]
+    assert datas(decode_all([b"data: a\n\n" + BOM + b"data: b\n\n"])) == ["a"]
