@@ -54,6 +54,7 @@ async def test_chat(run: Runner, emu: Emulator) -> None:
         "total_tokens": usage.total_tokens,
         "cached_tokens": usage.cached_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
+        "finish_reason": "stop",
     }
     assert thinking.num_tokens == usage.reasoning_tokens > 0
     [request] = emu.requests
