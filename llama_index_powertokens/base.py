@@ -559,9 +559,13 @@ class PowerTokens(FunctionCallingLLM):
         error_on_no_tool_call: bool = True,
         **kwargs: Any,
     ) -> list[ToolSelection]:
-        """The response's tool calls; arguments still streaming are read as partial JSON
-        and invalid ones as ``{}``, so this never raises mid-stream."""
-        selections = tool_selections(response.message)
+        """The response's tool calls. Arguments still streaming are read as partial JSON
+        (this never raises mid-stream); on a finished answer (``finish_reason`` in
+        ``additional_kwargs``) arguments that are not a JSON object, e.g. cut off by
+        ``max_tokens``, raise ``llama_index_powertokens.ToolCallArgumentsError``
+        instead of calling the tool with missing arguments."""
+        final = response.additional_kwargs.get("finish_reason")
+        selections = tool_selections(response.message, final)
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
