@@ -168,3 +168,12 @@ def test_unknown_and_conflicting_names_are_refused(emu: Emulator) -> None:
     assert emu.request_count == 1
     assert emu.requests[0].json["user_id"] == "u-1"
     llm.close()
+
+
+def test_llamahub_import_path() -> None:
+    import llama_index_powertokens
+    from llama_index.llms.powertokens import PowerTokens as FromLlamaHub
+    from llama_index.llms.powertokens import ToolCallArgumentsError
+
+    assert FromLlamaHub is PowerTokens
+    assert ToolCallArgumentsError is llama_index_powertokens.ToolCallArgumentsError
