@@ -118,7 +118,21 @@ class PowerTokens(FunctionCallingLLM):
     Instantiate::
 
         from llama_index_powertokens import PowerTokens
+        # or, as on LlamaHub: from llama_index.llms.powertokens import PowerTokens
         llm = PowerTokens(model="glm-5-turbo", temperature=0.2)
+
+    Settings: every field may be changed after construction (``llm.api_key = "..."``,
+    ``llm.model = "glm-4.7"``) or in a copy (``llm.model_copy(update={...})``,
+    ``copy.deepcopy``): the next call uses it. Names other integrations use are aliases
+    (``api_base``, ``model_name``, ``request_timeout``, ``max_completion_tokens``);
+    unknown names (``temprature=``) raise ``RequestValidationError`` naming the closest
+    field, at construction, on assignment and per call. A deep copy or an unpickled
+    LLM has its own connections; pickling keeps the key (as a ``SecretStr``, as
+    multiprocessing needs) and drops injected httpx clients.
+
+    ``metadata.num_output`` is ``max_tokens``, or -1 when unset (LlamaIndex then keeps
+    256 tokens free), as in LlamaIndex's OpenAI integration, so response synthesizers
+    fill the context window instead of reserving the model's whole output limit.
 
     Chat / complete (sync and async, whole or streamed)::
 
@@ -127,12 +141,23 @@ class PowerTokens(FunctionCallingLLM):
             print(r.delta, end="")                        # answer text only
             r.additional_kwargs.get("thinking_delta")     # reasoning, piece by piece
 
-    Reasoning is a ``ThinkingBlock`` first in ``message.blocks``; usage (prompt,
-    completion, total, cached, reasoning tokens) is in ``response.additional_kwargs``.
+    Reasoning is a ``ThinkingBlock`` first in ``message.blocks`` (``complete``:
+    ``additional_kwargs["reasoning_content"]``, on the last item of ``stream_complete``
+    too); usage (prompt, completion, total, cached, reasoning tokens) and
+    ``finish_reason`` are in ``response.additional_kwargs`` (streams: the last items).
+    An answer blocked by the content filter (``finish_reason="sensitive"``) has
+    ``additional_kwargs["content_filtered"] = True`` and ``["refusal"]``; if nothing
+    was delivered, its text is that explanation (so a query engine shows it, not
+    "Empty Response").
 
     Tools and agents: ``FunctionAgent(tools=[...], llm=llm)``, ``llm.predict_and_call``,
     ``llm.chat_with_tools``. The API only takes ``tool_choice="auto"``: a required or
     named tool is asked for in the system prompt instead (never sent as a choice).
+    A finished answer whose tool-call arguments are not a JSON object (cut off by
+    ``max_tokens``) raises ``ToolCallArgumentsError`` from
+    ``get_tool_calls_from_response``: the tool is never run with missing arguments.
+    Tool results are text: an image a tool returns is sent as an ``[image omitted]``
+    note, with a logged warning.
 
     Structured output: ``llm.structured_predict(Model, prompt)``,
     ``llm.as_structured_llm(Model)``, ``llm.stream_structured_predict(...)``; when the
@@ -431,7 +456,10 @@ class PowerTokens(FunctionCallingLLM):
         return client
 
     def _key(self) -> str | None:
-        return self.api_key.get_secret_value() if self.api_key is not None else None
+        key: Any = self.api_key
+        if isinstance(key, SecretStr):
+            return key.get_secret_value()
+        return key  # None, or a str put there by model_copy(update=...) (not validated)
 
     def close(self) -> None:
         """Close the sync connection pool (an injected ``http_client`` stays open)."""

@@ -85,11 +85,13 @@ async def test_model_copy_sends_its_own_settings(run: Runner, emu: Emulator) -> 
     await run.chat(user("echo: original"))
     assert emu.requests[-1].json["model"] == "glm-5-turbo"
     assert "temperature" not in emu.requests[-1].json
+    rekeyed = llm.model_copy(update={"api_key": KEY})  # a str: model_copy does not validate
+    await Runner(run.mode, rekeyed).chat(user("echo: rekeyed"))
     keyed = llm.model_copy(update={"api_key": None})
     with pytest.raises(RequestValidationError) as info:
         await Runner(run.mode, keyed).chat(user("echo: no key"))
     assert info.value.field == "api_key"
-    assert emu.request_count == 4
+    assert emu.request_count == 5
 
 
 async def test_deepcopy_after_a_call_is_independent(run: Runner, emu: Emulator) -> None:
