@@ -456,7 +456,7 @@ class PowerTokens(FunctionCallingLLM):
         return client
 
     def _key(self) -> str | None:
-        key: Any = self.api_key
+        key: SecretStr | str | None = self.api_key
         if isinstance(key, SecretStr):
             return key.get_secret_value()
         return key  # None, or a str put there by model_copy(update=...) (not validated)
