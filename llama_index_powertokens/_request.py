@@ -5,7 +5,8 @@ are merged on top by :func:`merge_call`: known request fields (``stop`` and
 ``tool_choice`` included: the core enforces several stops and maps every choice onto
 "auto") replace the defaults, and anything else joins ``extra_body`` (like
 ``additional_kwargs``: the gateway drops what it does not know), except a near miss
-of a known name (``temprature=``), refused with the name it resembles.
+of a known name (``temprature=``), refused with the name it resembles; the aliases
+``model_name``, ``max_completion_tokens`` and ``request_timeout`` count as their fields.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ __all__ = ["Call", "Defaults", "defaults", "merge_call"]
 _REQUEST_FIELDS = frozenset({"model", "temperature", "top_p", "max_tokens", "thinking", "stop"})
 _IGNORED = frozenset({"formatted"})
 """Keyword arguments LlamaIndex passes that mean nothing on the wire."""
+_ALIASES = {
+    "model_name": "model",
+    "max_completion_tokens": "max_tokens",
+    "request_timeout": "timeout",
+}
+"""Per-call names of other integrations, as the LLM's own aliases."""
 _KNOWN = sorted(
     _REQUEST_FIELDS | {"tools", "tool_choice", "extra_headers", "timeout", "extra_body"}
 )
@@ -101,7 +108,8 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
     extra: dict[str, Any] | None = None
     tools: Any = None
     choice: Any = None
-    for key, value in kwargs.items():
+    for name, value in kwargs.items():
+        key = _ALIASES.get(name, name)
         if key in _REQUEST_FIELDS:
             if value is None:
                 params.pop(key, None)

@@ -169,6 +169,9 @@ def test_unknown_and_conflicting_names_are_refused(emu: Emulator) -> None:
     llm.chat(user("echo: hi"), user_id="u-1")  # other unknown names join the body
     assert emu.request_count == 1
     assert emu.requests[0].json["user_id"] == "u-1"
+    llm.chat(user("echo: hi"), model_name="glm-4.7", max_completion_tokens=50)
+    assert (emu.requests[1].json["model"], emu.requests[1].json["max_tokens"]) == ("glm-4.7", 50)
+    assert "model_name" not in emu.requests[1].json
     llm.close()
 
 
