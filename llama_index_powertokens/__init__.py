@@ -1,6 +1,7 @@
 """LlamaIndex integration for PowerTokens: ``PowerTokens``, a ``FunctionCallingLLM`` for
 Zhipu's GLM models behind RAG query engines, chat engines and agents."""
 
+from ._tools import ToolCallArgumentsError
 from .base import PowerTokens
 
-__all__ = ["PowerTokens"]
+__all__ = ["PowerTokens", "ToolCallArgumentsError"]

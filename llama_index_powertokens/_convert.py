@@ -7,9 +7,16 @@ LlamaIndex conventions followed here:
   reasoning first;
 * every streamed ``ChatResponse`` carries the cumulative message; ``delta`` is answer text
   only and ``additional_kwargs["thinking_delta"]`` the reasoning piece;
-* usage (prompt, completion, total, cached, reasoning tokens) goes into the response's
-  ``additional_kwargs``; ``raw`` is the :class:`powertokens.ChatCompletion` of a whole
-  answer, or the chunk dict of a streamed one, so the last chunk's ``raw["usage"]`` is
+* usage (prompt, completion, total, cached, reasoning tokens) and ``finish_reason`` go
+  into the response's ``additional_kwargs`` (streamed: from the item of the final chunk
+  on); a completion's reasoning is ``additional_kwargs["reasoning_content"]`` (streamed:
+  ``thinking_delta`` piece by piece, the whole on the final items);
+* an answer the content filter blocked (``finish_reason="sensitive"``) is flagged:
+  ``additional_kwargs["content_filtered"] = True`` and ``["refusal"]`` explaining it;
+  when nothing was delivered the text is that explanation (:data:`FILTERED_TEXT`), so a
+  query engine shows it instead of "Empty Response"; delivered text is kept as it is;
+* ``raw`` is the :class:`powertokens.ChatCompletion` of a whole answer, or the chunk
+  dict of a streamed one, so the last chunk's ``raw["usage"]`` is
   what ``TokenCountingHandler`` reads;
 * tool calls appear as ``ToolCallBlock``s and, in wire form, in the message's
   ``additional_kwargs["tool_calls"]`` (LlamaIndex's streaming structured output looks
@@ -40,15 +47,31 @@ from ._messages import wire_tool_call
 from ._tools import JsonFallback, fallback_tool_call
 
 __all__ = [
+    "FILTERED_TEXT",
     "USAGE_UNKNOWN",
     "StreamState",
     "chat_response",
     "completion_response",
+    "finish_kwargs",
     "tool_kwargs",
     "usage_kwargs",
 ]
 
 _ASSISTANT = MessageRole.ASSISTANT
+
+FILTERED_TEXT = (
+    "[No answer: the service's content filter blocked the output (finish_reason='sensitive').]"
+)
+"""The text of a filtered answer that delivered nothing (flagged ``content_filtered``)."""
+
+
+def finish_kwargs(finish_reason: str | None) -> dict[str, Any]:
+    """``finish_reason`` (and the content-filter flags) as ``additional_kwargs`` entries."""
+    if finish_reason is None:
+        return {}
+    if finish_reason == "sensitive":
+        return {"finish_reason": finish_reason, "content_filtered": True, "refusal": FILTERED_TEXT}
+    return {"finish_reason": finish_reason}
 
 
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
@@ -94,6 +117,8 @@ def chat_response(completion: ChatCompletion, fallback: JsonFallback | None = No
     message = completion.message
     text = message.content or ""
     tool_calls = message.tool_calls or ()
+    if not text and not tool_calls and completion.finish_reason == "sensitive":
+        text = FILTERED_TEXT
     blocks: list[Any] = []
     if message.reasoning_content:
         blocks.append(_thinking(message.reasoning_content, completion.usage))
@@ -115,14 +140,20 @@ def chat_response(completion: ChatCompletion, fallback: JsonFallback | None = No
     return ChatResponse(
         message=_message(blocks, wire_calls),
         raw=completion,
-        additional_kwargs=usage_kwargs(completion.usage),
+        additional_kwargs={
+            **usage_kwargs(completion.usage),
+            **finish_kwargs(completion.finish_reason),
+        },
     )
 
 
 def completion_response(completion: ChatCompletion) -> CompletionResponse:
     """A whole answer as a ``CompletionResponse`` (reasoning in ``additional_kwargs``)."""
     text = completion.content
-    extra: dict[str, Any] = usage_kwargs(completion.usage)
+    finish = completion.finish_reason
+    if not text and finish == "sensitive" and not completion.message.tool_calls:
+        text = FILTERED_TEXT
+    extra: dict[str, Any] = {**usage_kwargs(completion.usage), **finish_kwargs(finish)}
     if completion.reasoning_content:
         extra["reasoning_content"] = completion.reasoning_content
     return CompletionResponse(text=text, raw=completion, additional_kwargs=extra)
@@ -206,6 +237,9 @@ class StreamState:
                 self._found = fallback_tool_call(self.text, self._fallback)
                 if self._found is not None:
                     self._rebuild_calls()
+            if delta.finish_reason == "sensitive" and not self.text and not self._tool_blocks:
+                visible = self.text = FILTERED_TEXT  # see the module docstring
+                self._text_block = None
         elif not (visible or delta.reasoning or delta.tool_calls or delta.usage is not None):
             return None
         return visible
@@ -239,6 +273,8 @@ class StreamState:
             extra["thinking_delta"] = delta.reasoning
         if delta.finish_reason and self.usage is None and self._source.stopped_by_client:
             extra["usage_unknown"] = USAGE_UNKNOWN
+        if self.finish_reason is not None:  # the final items only
+            extra.update(finish_kwargs(self.finish_reason))
         return extra
 
     def chat_response(self, delta: StreamDelta, visible: str) -> ChatResponse:
@@ -260,6 +296,9 @@ class StreamState:
         )
 
     def completion_response(self, delta: StreamDelta, visible: str) -> CompletionResponse:
+        extra = self._extra(delta)
+        if self.finish_reason is not None and self.reasoning:
+            extra["reasoning_content"] = self.reasoning  # as complete() gives it
         return CompletionResponse(
-            text=self.text, delta=visible, raw=delta.chunk, additional_kwargs=self._extra(delta)
+            text=self.text, delta=visible, raw=delta.chunk, additional_kwargs=extra
         )

@@ -3,12 +3,18 @@
 Nothing here mutates the caller's messages: every wire dict is built fresh. Roles map
 onto the four the API knows; text, image, thinking and tool-call blocks are carried;
 anything else raises :class:`powertokens.RequestValidationError` naming the block.
+
+A tool result's content is text only (docs/wire.md): an image in a tool message (a tool
+that returned an ``ImageBlock``) is replaced by a text note, ``[image omitted: ...]``
+naming its type and source, and a warning is logged on ``llama_index_powertokens``. To
+show the model an image, put it in a user message.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from io import IOBase
 from pathlib import Path
@@ -29,6 +35,8 @@ from llama_index.core.base.llms.types import (
 )
 
 from powertokens import RequestValidationError
+
+log = logging.getLogger("llama_index_powertokens")
 
 __all__ = ["image_url", "to_wire_messages", "wire_tool_call"]
 
@@ -79,6 +87,10 @@ def _message(message: ChatMessage, index: int, send_reasoning: bool) -> dict[str
             texts.append(block.text)
             if parts is not None:
                 parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock) and role == "tool":
+            note = _omitted_image(block)
+            log.warning("messages[%d]: tool results are text only; sent %s", index, note)
+            texts.append(note)
         elif isinstance(block, ImageBlock):
             if parts is None:
                 parts = [{"type": "text", "text": t} for t in texts]
@@ -161,6 +173,21 @@ def _legacy_tool_call(call: Any, position: int) -> dict[str, Any]:
     return wire_tool_call(
         call.get("id"), function.get("name") or "", function.get("arguments"), position
     )
+
+
+def _omitted_image(block: ImageBlock) -> str:
+    """The note sent in place of an image in a tool result (no image data in it)."""
+    what = block.image_mimetype or "image"
+    url = str(block.url) if block.url is not None else ""
+    if url.startswith(("http://", "https://")):
+        source = url if len(url) <= 200 else url[:197] + "..."
+    elif block.path is not None:
+        source = block.path.name
+    elif url.startswith("data:"):
+        source = "inline data URI"
+    else:
+        source = "inline bytes"
+    return f"[image omitted: {what}, {source}; tool results are text only]"
 
 
 def _nested_text(block: CitableBlock | CitationBlock) -> str:

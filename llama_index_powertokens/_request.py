@@ -4,16 +4,19 @@ The LLM's fields become a cached base (:class:`Defaults`); a call's keyword argu
 are merged on top by :func:`merge_call`: known request fields (``stop`` and
 ``tool_choice`` included: the core enforces several stops and maps every choice onto
 "auto") replace the defaults, and anything else joins ``extra_body`` (like
-``additional_kwargs``: the gateway drops what it does not know).
+``additional_kwargs``: the gateway drops what it does not know), except a near miss
+of a known name (``temprature=``), refused with the name it resembles; the aliases
+``model_name``, ``max_completion_tokens`` and ``request_timeout`` count as their fields.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from powertokens import resolve_tool_choice, validate_params
+from powertokens import RequestValidationError, resolve_tool_choice, validate_params
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
@@ -24,6 +27,25 @@ _REQUEST_FIELDS = frozenset(
 )
 _IGNORED = frozenset({"formatted"})
 """Keyword arguments LlamaIndex passes that mean nothing on the wire."""
+_ALIASES = {
+    "model_name": "model",
+    "max_completion_tokens": "max_tokens",
+    "request_timeout": "timeout",
+}
+"""Per-call names of other integrations, as the LLM's own aliases."""
+_KNOWN = sorted(
+    _REQUEST_FIELDS | {"tools", "tool_choice", "extra_headers", "timeout", "extra_body"}
+)
+
+
+def _check_not_a_typo(key: str, value: Any) -> None:
+    """An unknown keyword joins the body, unless it looks like a misspelled known one
+    (``temprature=``): that would be silently ignored by the service."""
+    close = difflib.get_close_matches(key, _KNOWN, n=1, cutoff=0.8)
+    if close:
+        raise RequestValidationError(
+            key, f"not a request field (did you mean {close[0]!r}?)", value
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +110,8 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
     extra: dict[str, Any] | None = None
     tools: Any = None
     choice: Any = None
-    for key, value in kwargs.items():
+    for name, value in kwargs.items():
+        key = _ALIASES.get(name, name)
         if key in _REQUEST_FIELDS:
             if value is None:
                 params.pop(key, None)
@@ -105,6 +128,7 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
         elif key == "extra_body":
             extra = {**(extra or params.get("extra_body") or {}), **(value or {})}
         elif key not in _IGNORED:
+            _check_not_a_typo(key, value)
             if extra is None:
                 extra = dict(params.get("extra_body") or {})
             extra[key] = value

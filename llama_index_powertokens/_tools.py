@@ -8,7 +8,9 @@
   not called but the text holds JSON that fits its schema, that JSON becomes the call
   (structured output keeps working when the model answers in prose);
 * :func:`tool_selections`: ``ToolSelection`` objects from a response, tolerant of the
-  partial JSON of a call still being streamed.
+  partial JSON of a call still being streamed; on a final response, arguments that are
+  not a JSON object (cut off by ``max_tokens``, or a model glitch) raise
+  :class:`ToolCallArgumentsError` instead of calling the tool with missing arguments.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel, ValidationError
 
-from powertokens import resolve_tool_choice
+from powertokens import PowerTokensError, resolve_tool_choice
 from powertokens.lib import extract_json
 
 log = logging.getLogger("llama_index_powertokens")
@@ -34,6 +36,7 @@ log = logging.getLogger("llama_index_powertokens")
 __all__ = [
     "FALLBACK_KWARG",
     "JsonFallback",
+    "ToolCallArgumentsError",
     "fallback_tool_call",
     "is_structured_output_tool",
     "keep_first_call",
@@ -133,14 +136,62 @@ def parse_arguments(arguments: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def tool_selections(message: ChatMessage) -> list[ToolSelection]:
+class ToolCallArgumentsError(PowerTokensError, ValueError):
+    """A finished answer called a tool with arguments that are not a JSON object: cut
+    off (``finish_reason="length"``: raise ``max_tokens``) or malformed. Raised by
+    ``get_tool_calls_from_response`` (so ``predict_and_call`` and agents stop with it)
+    rather than running the tool with missing arguments.
+
+    ``tool_name``, ``arguments`` (the text received) and ``finish_reason`` tell which.
+    """
+
+    def __init__(self, tool_name: str, arguments: str, finish_reason: str | None) -> None:
+        self.tool_name = tool_name
+        self.arguments = arguments
+        self.finish_reason = finish_reason
+        shown = arguments if len(arguments) <= 200 else arguments[:197] + "..."
+        if finish_reason == "length":
+            why = "the answer was cut off at max_tokens (finish_reason='length')"
+        else:
+            why = f"they are not a JSON object (finish_reason={finish_reason!r})"
+        super().__init__(
+            f"tool call {tool_name!r}: its arguments are incomplete, {why}; "
+            f"the tool was not called (arguments received: {shown!r})"
+        )
+
+
+def _final_arguments(name: str, arguments: Any, finish_reason: str | None) -> dict[str, Any]:
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        return {}  # a tool without parameters
+    if isinstance(arguments, str):
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+    raise ToolCallArgumentsError(name, str(arguments), finish_reason)
+
+
+def tool_selections(message: ChatMessage, final: str | None = None) -> list[ToolSelection]:
     """Every tool call in ``message``: ``ToolCallBlock``s, else legacy
-    ``additional_kwargs["tool_calls"]`` (wire dicts or OpenAI SDK objects)."""
+    ``additional_kwargs["tool_calls"]`` (wire dicts or OpenAI SDK objects).
+
+    ``final`` is the ``finish_reason`` of a finished answer (None mid-stream): its
+    arguments must be a JSON object, else :class:`ToolCallArgumentsError`; mid-stream,
+    partial JSON is read as far as it goes.
+    """
+    if final is not None:
+        parse: Any = functools.partial(_final_arguments, finish_reason=final)
+    else:
+        parse = _partial_arguments
     selections = [
         ToolSelection(
             tool_id=block.tool_call_id or "",
             tool_name=block.tool_name,
-            tool_kwargs=parse_arguments(block.tool_kwargs),
+            tool_kwargs=parse(block.tool_name, block.tool_kwargs),
         )
         for block in message.blocks
         if isinstance(block, ToolCallBlock)
@@ -153,14 +204,19 @@ def tool_selections(message: ChatMessage) -> list[ToolSelection]:
         if not isinstance(call, dict):
             continue
         function = call.get("function") or {}
+        name = function.get("name") or ""
         selections.append(
             ToolSelection(
                 tool_id=call.get("id") or "",
-                tool_name=function.get("name") or "",
-                tool_kwargs=parse_arguments(function.get("arguments")),
+                tool_name=name,
+                tool_kwargs=parse(name, function.get("arguments")),
             )
         )
     return selections
+
+
+def _partial_arguments(name: str, arguments: Any) -> dict[str, Any]:
+    return parse_arguments(arguments)
 
 
 def prepare_tools_call(

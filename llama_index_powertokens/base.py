@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import difflib
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,7 +20,13 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
@@ -28,9 +37,11 @@ from powertokens import (
     AsyncStream,
     ChatCompletion,
     ConcurrencyLimit,
+    RequestValidationError,
     Stream,
     Timeout,
     model_info,
+    validate_params,
 )
 from powertokens import PowerTokens as SyncPowerTokens
 from powertokens.lib import check_api_key, resolve_api_key, resolve_base_url
@@ -71,6 +82,37 @@ _CACHED_FROM = frozenset(
 )
 
 
+_ALIASES = {
+    "api_base": "base_url",
+    "model_name": "model",
+    "request_timeout": "timeout",
+    "max_completion_tokens": "max_tokens",
+}
+"""Names other LlamaIndex integrations (OpenAI, OpenAILike, Ollama...) use for a field;
+accepted at construction and on assignment (properties)."""
+_CORE_CHECKED = frozenset({"model", "temperature", "top_p", "max_tokens", "stop", "thinking"})
+"""Fields the core's ``validate_params`` checks, on assignment too."""
+
+
+class _Cached:
+    """Derived state and the settings it was built from (``key``: compared on every
+    call, rebuilt when different). Per instance: a deep copy or an unpickled LLM gets
+    None and builds its own (clients and pools hold locks and sockets)."""
+
+    __slots__ = ("extra", "key", "value")
+
+    def __init__(self, key: Any, value: Any, extra: Any = None) -> None:
+        self.key = key
+        self.value = value
+        self.extra = extra
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(None), ())  # unpickled as None
+
+
 class PowerTokens(FunctionCallingLLM):
     """Zhipu GLM chat models (glm-5-turbo, glm-5, glm-4.7, ...) through PowerTokens.
 
@@ -82,7 +124,21 @@ class PowerTokens(FunctionCallingLLM):
     Instantiate::
 
         from llama_index_powertokens import PowerTokens
+        # or, as on LlamaHub: from llama_index.llms.powertokens import PowerTokens
         llm = PowerTokens(model="glm-5-turbo", temperature=0.2)
+
+    Settings: every field may be changed after construction (``llm.api_key = "..."``,
+    ``llm.model = "glm-4.7"``) or in a copy (``llm.model_copy(update={...})``,
+    ``copy.deepcopy``): the next call uses it. Names other integrations use are aliases
+    (``api_base``, ``model_name``, ``request_timeout``, ``max_completion_tokens``);
+    unknown names (``temprature=``) raise ``RequestValidationError`` naming the closest
+    field, at construction, on assignment and per call. A deep copy or an unpickled
+    LLM has its own connections; pickling keeps the key (as a ``SecretStr``, as
+    multiprocessing needs) and drops injected httpx clients.
+
+    ``metadata.num_output`` is ``max_tokens``, or -1 when unset (LlamaIndex then keeps
+    256 tokens free), as in LlamaIndex's OpenAI integration, so response synthesizers
+    fill the context window instead of reserving the model's whole output limit.
 
     Chat / complete (sync and async, whole or streamed)::
 
@@ -91,8 +147,14 @@ class PowerTokens(FunctionCallingLLM):
             print(r.delta, end="")                        # answer text only
             r.additional_kwargs.get("thinking_delta")     # reasoning, piece by piece
 
-    Reasoning is a ``ThinkingBlock`` first in ``message.blocks``; usage (prompt,
-    completion, total, cached, reasoning tokens) is in ``response.additional_kwargs``.
+    Reasoning is a ``ThinkingBlock`` first in ``message.blocks`` (``complete``:
+    ``additional_kwargs["reasoning_content"]``, on the last item of ``stream_complete``
+    too); usage (prompt, completion, total, cached, reasoning tokens) and
+    ``finish_reason`` are in ``response.additional_kwargs`` (streams: the last items).
+    An answer blocked by the content filter (``finish_reason="sensitive"``) has
+    ``additional_kwargs["content_filtered"] = True`` and ``["refusal"]``; if nothing
+    was delivered, its text is that explanation (so a query engine shows it, not
+    "Empty Response").
 
     Tools and agents: ``FunctionAgent(tools=[...], llm=llm)``, ``llm.predict_and_call``,
     ``llm.chat_with_tools``. The API only takes ``tool_choice="auto"``: a required or
@@ -104,6 +166,11 @@ class PowerTokens(FunctionCallingLLM):
     A stream that one of several ``stop`` sequences ends here (the API takes one) closes
     its connection at once: its last response has no token counts and
     ``additional_kwargs["usage_unknown"]`` says why.
+    A finished answer whose tool-call arguments are not a JSON object (cut off by
+    ``max_tokens``) raises ``ToolCallArgumentsError`` from
+    ``get_tool_calls_from_response``: the tool is never run with missing arguments.
+    Tool results are text: an image a tool returns is sent as an ``[image omitted]``
+    note, with a logged warning.
 
     Structured output: ``llm.structured_predict(Model, prompt)``,
     ``llm.as_structured_llm(Model)``, ``llm.stream_structured_predict(...)``; when the
@@ -113,6 +180,8 @@ class PowerTokens(FunctionCallingLLM):
     ``AuthenticationError``, ``StreamInterruptedError``...); bad settings raise
     ``powertokens.RequestValidationError`` before anything is sent.
     """
+
+    model_config = ConfigDict(validate_assignment=True)
 
     model: str = Field(
         default=DEFAULT_MODEL,
@@ -188,12 +257,12 @@ class PowerTokens(FunctionCallingLLM):
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
-    _client: SyncPowerTokens | None = PrivateAttr(default=None)
-    _aclient: AsyncPowerTokens | None = PrivateAttr(default=None)
-    _defaults: Defaults | None = PrivateAttr(default=None)
-    _metadata: LLMMetadata | None = PrivateAttr(default=None)
-    _payload: dict[str, Any] | None = PrivateAttr(default=None)
-    _limit: ConcurrencyLimit | None = PrivateAttr(default=None)
+    # Caches keyed on the settings they were built from: see "derived state" below.
+    _client: _Cached | None = PrivateAttr(default=None)
+    _aclient: _Cached | None = PrivateAttr(default=None)
+    _defaults: _Cached | None = PrivateAttr(default=None)
+    _metadata: _Cached | None = PrivateAttr(default=None)
+    _limit: _Cached | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -206,13 +275,17 @@ class PowerTokens(FunctionCallingLLM):
         async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
+        model, kwargs = _resolve_aliases(model, kwargs)
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
         # Trimmed and checked (never shown), like the core client's: before pydantic sees
         # them, so no validation error can carry the raw key or a URL password.
         api_key = resolve_api_key(api_key)
         base_url = resolve_base_url(base_url or api_base)
-        super().__init__(model=model, api_key=api_key, base_url=base_url, **kwargs)
+        try:
+            super().__init__(model=model, api_key=api_key, base_url=base_url, **kwargs)
+        except ValidationError as exc:
+            raise _invalid_setting(None, None, exc) from None
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._settings()  # validate the sampling fields now, with the core's checks
@@ -221,14 +294,14 @@ class PowerTokens(FunctionCallingLLM):
     def class_name(cls) -> str:
         return "PowerTokens_LLM"
 
-    @property
-    def api_base(self) -> str:
-        """The base URL (the name OpenAI-style LlamaIndex integrations use)."""
-        return self.base_url
-
-    # -- cached derived state ---------------------------------------------------------
+    # -- settings: aliases, assignment, copies ---------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # Aliases (api_base, model_name...) are properties with setters; anything else
+        # that is not a field is refused, and pydantic's validation errors (the model
+        # validates assignments) become RequestValidationError naming the field.
+        if name not in _FIELDS and not name.startswith("_") and not hasattr(type(self), name):
+            raise _unknown_setting(name, value)
         if name == "api_key" and value is not None:
             # Kept as a SecretStr (a str would show in repr), checked as at construction.
             if isinstance(value, SecretStr):
@@ -236,62 +309,138 @@ class PowerTokens(FunctionCallingLLM):
             key = check_api_key(value)
             value = SecretStr(key) if key is not None else None
         elif name == "base_url":
-            value = resolve_base_url(value)
-        super().__setattr__(name, value)
-        if name in _CACHED_FROM:
-            self._defaults = self._metadata = self._payload = None
-        elif name in _TRANSPORT_FIELDS:
-            self._client = self._aclient = None
+            value = resolve_base_url(value)  # trimmed and checked, a password never shown
+        elif name in _CORE_CHECKED:
+            validate_params(**{name: value})
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise _invalid_setting(name, value, exc) from None
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> PowerTokens:
+        # A deep copy is independent: the caches (clients, pools, limit) copy as None
+        # (see ``_Cached``) and are made afresh on its first call; the caller's
+        # injected httpx clients are shared, not copied. Pickling drops them all
+        # (LlamaIndex's ``__getstate__``); the key is kept, as the ``SecretStr`` it is.
+        memo = {} if memo is None else memo
+        private = self.__pydantic_private__ or {}
+        for name in ("_http_client", "_async_http_client"):
+            value = private.get(name)
+            if value is not None:
+                memo[id(value)] = value
+        copied: PowerTokens = super().__deepcopy__(memo)
+        return copied
+
+    @property
+    def api_base(self) -> str:
+        """The base URL (the name OpenAI-style LlamaIndex integrations use); settable."""
+        return self.base_url
+
+    @api_base.setter
+    def api_base(self, value: str) -> None:
+        self.base_url = value
+
+    @property
+    def model_name(self) -> str:
+        """Alias of ``model`` (the name several LlamaIndex integrations use); settable."""
+        return self.model
+
+    @model_name.setter
+    def model_name(self, value: str) -> None:
+        self.model = value
+
+    @property
+    def request_timeout(self) -> float | Timeout | None:
+        """Alias of ``timeout`` (as in ``Ollama``/``OpenAILike``); settable."""
+        return self.timeout
+
+    @request_timeout.setter
+    def request_timeout(self, value: float | Timeout | None) -> None:
+        self.timeout = value
+
+    @property
+    def max_completion_tokens(self) -> int | None:
+        """Alias of ``max_tokens`` (the OpenAI API's newer name); settable."""
+        return self.max_tokens
+
+    @max_completion_tokens.setter
+    def max_completion_tokens(self, value: int | None) -> None:
+        self.max_tokens = value
+
+    # -- derived state, cached per settings -------------------------------------------
+    # Each cache holds the settings it was built from and is rebuilt when they differ,
+    # however they changed (assignment, ``model_copy(update=...)``, a copy): one tuple
+    # comparison per call. Private attributes are read through ``__pydantic_private__``
+    # (pydantic's attribute lookup for them costs microseconds).
 
     def _settings(self) -> Defaults:
-        cached = self._defaults
-        if cached is None:
-            cached = self._defaults = defaults(
-                model=self.model,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                max_tokens=self.max_tokens,
-                stop=self.stop,
-                thinking=self.thinking,
-                additional_kwargs=self.additional_kwargs,
-            )
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        key = _derived_key(self.__dict__)
+        cached: _Cached | None = private["_defaults"]
+        if cached is not None and cached.key == key:
+            built: Defaults = cached.value
+            return built
+        built = defaults(
+            model=self.model,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=self.stop,
+            thinking=self.thinking,
+            additional_kwargs=self.additional_kwargs,
+        )
+        private["_defaults"] = _Cached(_snapshot(key), built)
+        return built
+
+    def _meta(self) -> _Cached:
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        key = _derived_key(self.__dict__)
+        cached: _Cached | None = private["_metadata"]
+        if cached is not None and cached.key == key:
+            return cached
+        window = self.context_window or model_info(self.model).context_window
+        num_output = self.max_tokens or -1
+        if num_output >= window:
+            num_output = window // 2  # leave room for the prompt
+        meta = LLMMetadata(
+            context_window=window,
+            num_output=num_output,
+            is_chat_model=True,
+            is_function_calling_model=True,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+        payload = {"class_name": self.class_name(), **meta.model_dump()}
+        cached = private["_metadata"] = _Cached(_snapshot(key), meta, payload)
         return cached
 
     @property
     def metadata(self) -> LLMMetadata:
-        cached = self._metadata
-        if cached is None:
-            info = model_info(self.model)
-            window = self.context_window or info.context_window
-            num_output = self.max_tokens or info.max_output_tokens
-            if num_output >= window:
-                num_output = window // 2  # leave room for the prompt
-            cached = self._metadata = LLMMetadata(
-                context_window=window,
-                num_output=num_output,
-                is_chat_model=True,
-                is_function_calling_model=True,
-                model_name=self.model,
-                system_role=MessageRole.SYSTEM,
-            )
-        return cached
+        """Context window and output reserve for LlamaIndex's prompt packing.
+
+        ``num_output`` is ``max_tokens`` when set, else -1 (LlamaIndex then reserves its
+        default 256 tokens), as in LlamaIndex's OpenAI integration: reserving the
+        model's whole output limit (128K) would leave indexes almost no room for
+        context, and compact / refine / tree_summarize would make many more calls.
+        """
+        meta: LLMMetadata = self._meta().value
+        return meta
 
     def to_payload(self) -> dict[str, Any]:
         """What instrumentation sees of this LLM (metadata only: never the key).
         Built once per settings change: the callbacks ask on every call."""
-        cached = self._payload
-        if cached is None:
-            cached = self._payload = {"class_name": self.class_name(), **self.metadata.model_dump()}
-        return dict(cached)
+        return dict(self._meta().extra)
 
     def _client_options(self) -> dict[str, Any]:
         slots = self.max_concurrent_requests
-        limit = self._limit
-        if slots is None:
-            limit = None
-        elif limit is None or limit.slots != slots:
-            # One limit for the sync and the async client: "in flight" counts both.
-            limit = self._limit = ConcurrencyLimit(slots)
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        cached: _Cached | None = private["_limit"]
+        limit: ConcurrencyLimit | None = None
+        if slots is not None:
+            if cached is None or cached.key != slots:
+                # One limit for the sync and the async client: "in flight" counts both.
+                cached = private["_limit"] = _Cached(slots, ConcurrencyLimit(slots))
+            limit = cached.value
         return {
             "api_key": self._key(),
             "base_url": self.base_url,
@@ -302,38 +451,50 @@ class PowerTokens(FunctionCallingLLM):
         }
 
     def _sync_client(self) -> SyncPowerTokens:
-        client = self._client
-        if client is None:
-            client = self._client = SyncPowerTokens(
-                **self._client_options(), http_client=self._http_client
-            )
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        key = _transport_key(self.__dict__)
+        cached: _Cached | None = private["_client"]
+        if cached is not None and cached.key == key:
+            client: SyncPowerTokens = cached.value
+            return client
+        if cached is not None:
+            client = cached.value.with_options(**self._client_options())  # same pool
+        else:
+            client = SyncPowerTokens(**self._client_options(), http_client=self._http_client)
+        private["_client"] = _Cached(_snapshot(key), client)
         return client
 
     def _async_client(self) -> AsyncPowerTokens:
         # One core client: it gives each event loop its own pool (closed with the loop),
         # so asyncio.run twice or a loop per test keep working.
-        client = self._aclient
-        if client is None:
-            client = self._aclient = AsyncPowerTokens(
-                **self._client_options(), http_client=self._async_http_client
-            )
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        key = _transport_key(self.__dict__)
+        cached: _Cached | None = private["_aclient"]
+        if cached is not None and cached.key == key:
+            client: AsyncPowerTokens = cached.value
+            return client
+        if cached is not None:
+            client = cached.value.with_options(**self._client_options())  # same pools
+        else:
+            client = AsyncPowerTokens(**self._client_options(), http_client=self._async_http_client)
+        private["_aclient"] = _Cached(_snapshot(key), client)
         return client
 
     def _key(self) -> str | None:
-        key: Any = self.api_key  # a str when set through model_copy(update=...)
-        return key.get_secret_value() if isinstance(key, SecretStr) else key
+        key: SecretStr | str | None = self.api_key
+        if isinstance(key, SecretStr):
+            return key.get_secret_value()
+        return key  # None, or a str put there by model_copy(update=...) (not validated)
 
     def close(self) -> None:
         """Close the sync connection pool (an injected ``http_client`` stays open)."""
         if self._client is not None:
-            self._client.close()
-            self._client = None
+            self._client.value.close()  # the pool is re-made on the next call
 
     async def aclose(self) -> None:
         """Close the async connection pool of the running loop."""
         if self._aclient is not None:
-            await self._aclient.close()
-            self._aclient = None
+            await self._aclient.value.close()
 
     # -- building a call --------------------------------------------------------------
 
@@ -456,9 +617,73 @@ class PowerTokens(FunctionCallingLLM):
         error_on_no_tool_call: bool = True,
         **kwargs: Any,
     ) -> list[ToolSelection]:
-        """The response's tool calls; arguments still streaming are read as partial JSON
-        and invalid ones as ``{}``, so this never raises mid-stream."""
-        selections = tool_selections(response.message)
+        """The response's tool calls. Arguments still streaming are read as partial JSON
+        (this never raises mid-stream); on a finished answer (``finish_reason`` in
+        ``additional_kwargs``) arguments that are not a JSON object, e.g. cut off by
+        ``max_tokens``, raise ``llama_index_powertokens.ToolCallArgumentsError``
+        instead of calling the tool with missing arguments."""
+        final = response.additional_kwargs.get("finish_reason")
+        selections = tool_selections(response.message, final)
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
+
+
+# -- module helpers for the settings ----------------------------------------------------
+
+_FIELDS = frozenset(PowerTokens.model_fields)
+_derived_key = itemgetter(*sorted(_CACHED_FROM))
+_transport_key = itemgetter(*sorted(_TRANSPORT_FIELDS))
+
+
+def _snapshot(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A cache key that still differs after the caller edits a dict or list in place."""
+    return tuple(copy.copy(v) if isinstance(v, (dict, list)) else v for v in key)
+
+
+def _unknown_setting(name: str, value: Any) -> RequestValidationError:
+    known = sorted(_FIELDS | _ALIASES.keys())
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    # The value is not shown: a misspelled api_key would be the key.
+    return RequestValidationError(
+        name,
+        f"not a PowerTokens setting ({hint}see help(PowerTokens) for the fields)",
+        f"<{type(value).__name__}>",
+    )
+
+
+def _invalid_setting(name: str | None, value: Any, exc: ValidationError) -> RequestValidationError:
+    """pydantic's first complaint as a RequestValidationError naming the field (the
+    value is never shown for ``api_key``)."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field = name or ".".join(str(p) for p in error["loc"]) or "settings"
+    if name is None:
+        value = "<hidden>" if "api_key" in field else exc.errors()[0].get("input")
+    elif "api_key" in field:
+        value = "<hidden>"
+    return RequestValidationError(field, error["msg"], value)
+
+
+def _resolve_aliases(model: str, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Aliases mapped onto their fields; unknown names refused (close matches named)."""
+    for name in kwargs:
+        if name not in _FIELDS and name not in _ALIASES:
+            raise _unknown_setting(name, kwargs[name])
+    if not any(alias in kwargs for alias in _ALIASES):
+        return model, kwargs
+    kwargs = dict(kwargs)
+    for alias, target in _ALIASES.items():
+        if alias not in kwargs or alias == "api_base":  # api_base: a named argument
+            continue
+        value = kwargs.pop(alias)
+        given = model != DEFAULT_MODEL if target == "model" else target in kwargs
+        if given:
+            raise RequestValidationError(
+                alias, f"an alias of {target!r}: give one of the two, not both", value
+            )
+        if target == "model":
+            model = value
+        else:
+            kwargs[target] = value
+    return model, kwargs

@@ -218,6 +218,7 @@ def test_chat_response_blocks_usage_and_invalid_arguments() -> None:
         "total_tokens": 17,
         "cached_tokens": 4,
         "reasoning_tokens": 3,
+        "finish_reason": completion.finish_reason,
     }
     assert [s.tool_kwargs for s in tool_selections(response.message)] == [{"x": 1}, {"x": None}]
     assert response.raw is completion
