@@ -185,6 +185,8 @@ def _omitted_image(block: ImageBlock) -> str:
         source = block.path.name
     elif url.startswith("data:"):
         source = "inline data URI"
+    elif url:  # another scheme (ftp:, file:...): named, as the service could not fetch it
+        source = url if len(url) <= 200 else url[:197] + "..."
     else:
         source = "inline bytes"
     return f"[image omitted: {what}, {source}; tool results are text only]"
