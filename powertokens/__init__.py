@@ -9,10 +9,22 @@ sequences, any ``tool_choice``: the policies the API lacks are applied here, onc
 the answer's bytes go through the SSE decoder and the accumulator, which hands out
 deltas already cut at the stop sequences. Helpers for framework adapters are in
 :mod:`powertokens.lib`.
+
+Model limits and capabilities live in one catalog (:func:`model_info`, :func:`models`);
+:func:`register_model` adds a newer model (or, with ``replace=True``, new facts for a
+built-in one) at run time, and :func:`unregister_model` takes it out again.
 """
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall, ToolCallDelta
-from ._catalog import DEFAULT_MODEL, KNOWN_MODELS, ModelInfo, model_info
+from ._catalog import (
+    DEFAULT_MODEL,
+    KNOWN_MODELS,
+    ModelInfo,
+    model_info,
+    models,
+    register_model,
+    unregister_model,
+)
 from ._client import AsyncPowerTokens, PowerTokens
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Timeout
 from ._exceptions import (
@@ -147,8 +159,11 @@ __all__ = [
     "__version__",
     "build_body",
     "model_info",
+    "models",
     "normalize_thinking",
+    "register_model",
     "resolve_tool_choice",
+    "unregister_model",
     "validate_params",
     "validate_request",
 ]

@@ -19,7 +19,7 @@ import copy
 import time
 from typing import Any
 
-from powertokens._catalog import model_info
+from powertokens._catalog import KNOWN_MODELS
 
 from .connection import HttpRequest, Responder
 from .faults import Fault, FaultSpecError, parse_fault, take_marker
@@ -187,7 +187,7 @@ class _Chat:
             return
         body = self.body
         problem = validate(body)
-        if problem is None and prompt_tokens(body) > model_info(body["model"]).context_window:
+        if problem is None and prompt_tokens(body) > KNOWN_MODELS[body["model"]].context_window:
             problem = upstream_error("1261")
         if problem is not None:
             await self.error(problem)

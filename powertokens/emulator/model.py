@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from powertokens._catalog import model_info
+from powertokens._catalog import KNOWN_MODELS
 
 from .answers import (
     Answer,
@@ -149,7 +149,9 @@ def thinking_enabled(request: dict[str, Any]) -> bool:
     thinking = request.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"):
         return bool(thinking["type"] == "enabled")
-    default = model_info(str(request.get("model"))).thinking_default
+    # The service's own facts: a model registered in this process does not change it.
+    info = KNOWN_MODELS.get(str(request.get("model")))
+    default = info.thinking_default if info is not None else "dynamic"
     if default == "enabled":
         return True
     text = message_text(_last_user(request["messages"]))
