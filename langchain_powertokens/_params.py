@@ -94,14 +94,16 @@ def profile_for(model: str) -> ModelProfile:
     in the prompt). ``structured_output`` is False: there is no native (provider-side)
     structured output; ``with_structured_output`` works over tool calling. Images go in
     user messages (URLs or base64); tool results are text only; no PDF, audio or video.
+    A model added with ``powertokens.register_model`` is described by its own entry
+    (read when the chat model is built: register before constructing it).
     """
     info = model_info(model)
     return ModelProfile(
         max_input_tokens=info.context_window,
         max_output_tokens=info.max_output_tokens,
         text_inputs=True,
-        image_inputs=True,
-        image_url_inputs=True,
+        image_inputs=info.supports_images,
+        image_url_inputs=info.supports_images,
         pdf_inputs=False,
         audio_inputs=False,
         video_inputs=False,
@@ -111,10 +113,10 @@ def profile_for(model: str) -> ModelProfile:
         image_outputs=False,
         audio_outputs=False,
         video_outputs=False,
-        reasoning_output=True,
-        tool_calling=True,
+        reasoning_output=info.supports_thinking,
+        tool_calling=info.supports_tools,
         tool_choice=False,
-        tool_call_streaming=True,
+        tool_call_streaming=info.supports_tools,
         structured_output=False,
         temperature=True,
     )

@@ -274,7 +274,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name: glm-5-turbo (default), glm-5, glm-4.7, glm-4.7-flash or glm-4.5-air
-    (any other name is passed through)."""
+    (any other name is passed through; ``powertokens.register_model`` gives a newer one
+    its limits and profile: register it before building the chat model)."""
     api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
     """API key; read from ``POWERTOKENS_API_KEY`` when not given. Only needed at call time."""
     base_url: str | None = Field(default_factory=from_env(BASE_URL_ENV, default=None))
@@ -284,7 +285,8 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     top_p: float | None = None
     """Nucleus sampling threshold in [0.01, 1]; the server's default when None."""
     max_tokens: int | None = None
-    """Most tokens to generate (at most 128000, 96000 for glm-4.5-air)."""
+    """Most tokens to generate (at most 128000, 96000 for glm-4.5-air, or a registered
+    model's ``max_output_tokens``)."""
     stop: list[str] | str | None = None
     """Stop sequences: the first is sent to the server, all are enforced on the client."""
     thinking: bool | str | dict[str, Any] | None = None
