@@ -246,7 +246,7 @@ class PowerTokens(FunctionCallingLLM):
     context_window: int | None = Field(
         default=None,
         description="Context window in tokens; None: the model's (200K for glm-5, "
-        "128K for unknown models).",
+        "128K for unknown models; powertokens.register_model adds a model's limits).",
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request-body fields sent on every call."
@@ -395,10 +395,13 @@ class PowerTokens(FunctionCallingLLM):
     def _meta(self) -> _Cached:
         private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
         key = _derived_key(self.__dict__)
+        # The catalog entry is part of the key: a model registered (or replaced) after
+        # construction shows on the next call (powertokens.register_model).
+        info = model_info(self.model)
         cached: _Cached | None = private["_metadata"]
-        if cached is not None and cached.key == key:
+        if cached is not None and cached.key == (key, info):
             return cached
-        window = self.context_window or model_info(self.model).context_window
+        window = self.context_window or info.context_window
         num_output = self.max_tokens or -1
         if num_output >= window:
             num_output = window // 2  # leave room for the prompt
@@ -406,12 +409,12 @@ class PowerTokens(FunctionCallingLLM):
             context_window=window,
             num_output=num_output,
             is_chat_model=True,
-            is_function_calling_model=True,
+            is_function_calling_model=info.supports_tools,
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
         payload = {"class_name": self.class_name(), **meta.model_dump()}
-        cached = private["_metadata"] = _Cached(_snapshot(key), meta, payload)
+        cached = private["_metadata"] = _Cached((_snapshot(key), info), meta, payload)
         return cached
 
     @property
