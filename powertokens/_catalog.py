@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -100,6 +101,13 @@ def model_info(name: str) -> ModelInfo:
     info = _table.get(name)
     if info is not None:
         return info
+    return _unknown(name)
+
+
+@lru_cache(maxsize=64)
+def _unknown(name: str) -> ModelInfo:
+    # Cached: building a frozen dataclass costs microseconds, and callers such as
+    # LlamaIndex's ``metadata`` look the same name up on every call.
     return ModelInfo(name, _UNKNOWN_CONTEXT, _UNKNOWN_OUTPUT, "dynamic", known=False)
 
 
