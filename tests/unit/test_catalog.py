@@ -20,6 +20,8 @@ from powertokens import (
     unregister_model,
     validate_params,
 )
+from powertokens.emulator.model import thinking_enabled
+from powertokens.emulator.validation import validate
 
 
 @pytest.fixture(autouse=True)
@@ -177,3 +179,12 @@ def test_concurrent_registrations_all_land() -> None:
     names = set(models())
     assert {f"glm-t{w}-{i}" for w in range(8) for i in range(50)} <= names
     assert len(names) == len(KNOWN_MODELS) + 400
+
+
+def test_the_emulator_keeps_the_services_own_facts() -> None:
+    """The emulator stands for the service: a registration in this process (here new
+    facts for glm-4.5-air) changes the client's view, not the server's."""
+    register_model(ModelInfo("glm-4.5-air", 1_000, 500, "enabled"), replace=True)
+    request = {"model": "glm-4.5-air", "messages": [{"role": "user", "content": "hi"}]}
+    assert thinking_enabled(request) is False  # still "dynamic": a short statement
+    assert validate({**request, "max_tokens": 90_000}) is None  # still 96K on the server
