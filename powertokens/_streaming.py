@@ -13,7 +13,8 @@ ends, and closes its response and frees its concurrency slot, when:
   (an async generator is closed by its event loop's finalizer hook), with no wait for
   the garbage collector.
 
-Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered.
+Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered; so
+does the switch to the next of ``fallback_models`` when the model stays overloaded.
 A deadline (``Timeout(total=...)``) runs from the first send until the stream ends: it
 cuts each attempt's timeouts and backoff, and is checked between reads, so a server that
 sends only ``: PING`` comments cannot hold a stream open; passing it raises
@@ -32,6 +33,7 @@ import httpx
 from typing_extensions import Self
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall
+from ._base import next_model
 from ._deadline import Deadline
 from ._exceptions import APIError, APIStatusError, DeadlineExceededError, StreamInterruptedError
 from ._models import ChatCompletion
@@ -220,6 +222,8 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
                 yield from _attempt(client, prepared, state, acc, deadline)
             finally:
                 client._limit.release()
+            if prepared.fallback_from and state.completion is not None:
+                state.completion.fallback_from = list(prepared.fallback_from)
             return
         except APIError as error:
             if deadline is not None:
@@ -228,7 +232,11 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
             delay = client._delay(error, retries, prepared.model)
             if delay is None:
-                raise
+                following = next_model(prepared, error)  # only before any output
+                if following is None:
+                    raise
+                prepared, retries = following, 0
+                continue
             if deadline is not None:
                 deadline.wait(delay, error)
         retries += 1
@@ -334,6 +342,8 @@ async def _arun(
             finally:
                 await attempt.aclose()  # `async for` leaves an abandoned generator open
                 client._limit.release()
+            if prepared.fallback_from and state.completion is not None:
+                state.completion.fallback_from = list(prepared.fallback_from)
             return
         except APIError as error:
             if deadline is not None:
@@ -342,7 +352,11 @@ async def _arun(
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
             delay = client._delay(error, retries, prepared.model)
             if delay is None:
-                raise
+                following = next_model(prepared, error)  # only before any output
+                if following is None:
+                    raise
+                prepared, retries = following, 0
+                continue
             if deadline is not None:
                 deadline.wait(delay, error)
         retries += 1
