@@ -84,12 +84,13 @@ _STILL_STREAMING = "while the stream was still being read"
 class _State:
     """What a stream's generator shares with its :class:`Stream` (no back reference)."""
 
-    __slots__ = ("acc", "completion", "request_id")
+    __slots__ = ("acc", "completion", "fallback_from", "request_id")
 
     def __init__(self) -> None:
         self.acc: StreamAccumulator | None = None
         self.completion: ChatCompletion | None = None
         self.request_id: str | None = None
+        self.fallback_from: list[str] = []
 
 
 def _feed(decoder: SSEDecoder, acc: StreamAccumulator, raw: bytes | None) -> list[StreamDelta]:
@@ -152,6 +153,12 @@ class _StreamBase:
     def request_id(self) -> str | None:
         """The ``X-Oneapi-Request-Id`` of the answering attempt, once its headers arrived."""
         return self._state.request_id
+
+    @property
+    def fallback_from(self) -> list[str]:
+        """The models found overloaded before the one streaming now (``fallback_models``;
+        known before the first delta, empty when the model asked for answers)."""
+        return self._state.fallback_from
 
     @property
     def stopped_by_client(self) -> bool:
@@ -236,6 +243,7 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
                 if following is None:
                     raise
                 prepared, retries = following, 0
+                state.fallback_from = list(prepared.fallback_from)
                 continue
             if deadline is not None:
                 deadline.wait(delay, error)
@@ -356,6 +364,7 @@ async def _arun(
                 if following is None:
                     raise
                 prepared, retries = following, 0
+                state.fallback_from = list(prepared.fallback_from)
                 continue
             if deadline is not None:
                 deadline.wait(delay, error)

@@ -220,3 +220,19 @@ async def test_request_must_suit_every_fallback_model(
     assert "glm-4.5-air" in str(caught.value)
     assert "fallback_models" in str(caught.value)
     assert emu.request_count == 0
+
+
+async def test_stream_says_before_its_first_delta_which_models_were_overloaded(
+    client: PowerTokens, aclient: AsyncPowerTokens, emu: Emulator
+) -> None:
+    overload(emu, "glm-5")
+    with client.stream(MESSAGES, model="glm-5", fallback_models=["glm-4.7"]) as stream:
+        assert stream.fallback_from == []
+        first = next(iter(stream))
+        assert stream.fallback_from == ["glm-5"]
+        assert first.model == "glm-4.7"
+    overload(emu, "glm-5")
+    async with aclient.stream(MESSAGES, model="glm-5", fallback_models=["glm-4.7"]) as astream:
+        first = await astream.__anext__()
+        assert astream.fallback_from == ["glm-5"]
+        assert first.model == "glm-4.7"
