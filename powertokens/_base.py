@@ -69,7 +69,7 @@ def next_model(prepared: Prepared, error: PowerTokensError) -> Prepared | None:
             error.models_tried = (*prepared.fallback_from, prepared.model)
         return None
     following = prepared.fallbacks[0]
-    log.warning(
+    log.info(
         "model %s is overloaded (code 1312) after its retries: falling back to %s "
         "(fallback_models)",
         prepared.model,

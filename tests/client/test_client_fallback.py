@@ -8,6 +8,7 @@ at the emulator.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from typing import Any
 
 import pytest
@@ -236,3 +237,19 @@ async def test_stream_says_before_its_first_delta_which_models_were_overloaded(
         first = await astream.__anext__()
         assert astream.fallback_from == ["glm-5"]
         assert first.model == "glm-4.7"
+
+
+def test_with_options_keeps_or_changes_the_list() -> None:
+    base = PowerTokens(api_key=KEY, base_url="http://127.0.0.1:9/v1", fallback_models=["glm-4.7"])
+    assert base.with_options(max_retries=0).fallback_models == ("glm-4.7",)
+    assert base.with_options(fallback_models=None).fallback_models == ()
+    with pytest.raises(RequestValidationError, match="fallback_models"):
+        base.with_options(fallback_models=["glm-5", "glm-5"])
+
+
+def test_models_tried_survives_pickling() -> None:
+    error = ModelOverloadedError("overloaded", status_code=429, code="1312")
+    error.models_tried = ("glm-5", "glm-4.7")
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.models_tried == ("glm-5", "glm-4.7")
+    assert str(copy) == str(error)
