@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from langchain_core.language_models import ModelProfile
 
 from powertokens import RequestValidationError, model_info, validate_params
+from powertokens._base import check_fallback_models
 
 from ._convert import messages_to_wire
 from ._tools import check_tool_choice, format_tools
@@ -36,6 +37,7 @@ class ModelFields(Protocol):
     thinking: bool | str | dict[str, Any] | None
     timeout: float | httpx.Timeout | Timeout | None
     max_retries: int
+    fallback_models: list[str] | None
     model_kwargs: dict[str, Any]
     n: int | None
     extra_body: dict[str, Any] | None
@@ -137,6 +139,13 @@ def check_limits(model: ModelFields) -> None:
     )
     check_n(model.n)
     check_n(model.model_kwargs.get("n"))
+    for name in check_fallback_models(model.fallback_models):
+        try:  # the request must suit every model it may go to
+            validate_params(model=name, max_tokens=model.max_tokens)
+        except RequestValidationError as error:
+            raise RequestValidationError(
+                error.field, f"{error.limit} (for {name}, in fallback_models)", error.value
+            ) from None
 
 
 def build_call(
@@ -177,6 +186,8 @@ def build_call(
     if choice is not None:
         check_tool_choice(choice, tools)
         params["tool_choice"] = choice  # without tools, the core refuses a forced choice
+    if (fallbacks := pop("fallback_models", model.fallback_models)) is not None:
+        params["fallback_models"] = fallbacks
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     if (timeout := pop("timeout", None)) is not None:

@@ -119,6 +119,8 @@ def chat_result(completion: ChatCompletion) -> ChatResult:
         id=completion.id or None,
         **fields,
     )
+    if completion.fallback_from:  # the models that were overloaded (fallback_models)
+        ai.response_metadata["fallback_from"] = list(completion.fallback_from)
     llm_output: dict[str, Any] = {"model_name": completion.model}
     if usage is not None:
         llm_output["token_usage"] = usage.model_dump(exclude_none=True)
@@ -179,6 +181,8 @@ class ChunkBuilder:
         metadata = _response_metadata(self._model, self._finish, self._id or "", request_id)
         if usage is None and completion is not None and completion.stopped_by_client:
             metadata["usage_unknown"] = USAGE_UNKNOWN
+        if completion is not None and completion.fallback_from:
+            metadata["fallback_from"] = list(completion.fallback_from)
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",

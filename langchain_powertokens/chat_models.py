@@ -302,6 +302,12 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     ``Timeout.total``; None keeps ``timeout``'s (no deadline by default)."""
     max_retries: int = 2
     """Retries after the first attempt, for rate limits, overload and network errors."""
+    fallback_models: list[str] | None = None
+    """Models to try, in order, each with its own retries, when ``model`` is still
+    overloaded (code 1312) after its retries; no other error falls back. The answer's
+    ``response_metadata["model_name"]`` is the model that answered and
+    ``response_metadata["fallback_from"]`` the overloaded ones. A stream falls back only
+    before its first chunk. Also a per-call keyword (``[]``: none for that call)."""
     max_concurrent_requests: int | None = Field(default=None, ge=1)
     """Most requests in flight at once through this model (a stream counts until it
     ends); further calls wait for a free slot instead of drawing 429 ``1302`` from a plan

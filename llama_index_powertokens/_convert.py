@@ -65,6 +65,12 @@ FILTERED_TEXT = (
 """The text of a filtered answer that delivered nothing (flagged ``content_filtered``)."""
 
 
+def fallback_kwargs(fallback_from: list[str], model: str) -> dict[str, Any]:
+    """The models found overloaded (``fallback_models``) and the one that answered, as
+    ``additional_kwargs`` entries; none when the model asked for answered."""
+    return {"fallback_from": list(fallback_from), "model": model} if fallback_from else {}
+
+
 def finish_kwargs(finish_reason: str | None) -> dict[str, Any]:
     """``finish_reason`` (and the content-filter flags) as ``additional_kwargs`` entries."""
     if finish_reason is None:
@@ -143,6 +149,7 @@ def chat_response(completion: ChatCompletion, fallback: JsonFallback | None = No
         additional_kwargs={
             **usage_kwargs(completion.usage),
             **finish_kwargs(completion.finish_reason),
+            **fallback_kwargs(completion.fallback_from, completion.model),
         },
     )
 
@@ -153,7 +160,11 @@ def completion_response(completion: ChatCompletion) -> CompletionResponse:
     finish = completion.finish_reason
     if not text and finish == "sensitive" and not completion.message.tool_calls:
         text = FILTERED_TEXT
-    extra: dict[str, Any] = {**usage_kwargs(completion.usage), **finish_kwargs(finish)}
+    extra: dict[str, Any] = {
+        **usage_kwargs(completion.usage),
+        **finish_kwargs(finish),
+        **fallback_kwargs(completion.fallback_from, completion.model),
+    }
     if completion.reasoning_content:
         extra["reasoning_content"] = completion.reasoning_content
     return CompletionResponse(text=text, raw=completion, additional_kwargs=extra)
@@ -275,6 +286,9 @@ class StreamState:
             extra["usage_unknown"] = USAGE_UNKNOWN
         if self.finish_reason is not None:  # the final items only
             extra.update(finish_kwargs(self.finish_reason))
+            fallback_from = getattr(self._source, "fallback_from", None)
+            if fallback_from:  # the core stream's: which models were overloaded
+                extra.update(fallback_kwargs(fallback_from, delta.model))
         return extra
 
     def chat_response(self, delta: StreamDelta, visible: str) -> ChatResponse:

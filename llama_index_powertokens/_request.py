@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from powertokens import RequestValidationError, resolve_tool_choice, validate_params
+from powertokens._base import check_fallback_models
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
@@ -34,7 +35,8 @@ _ALIASES = {
 }
 """Per-call names of other integrations, as the LLM's own aliases."""
 _KNOWN = sorted(
-    _REQUEST_FIELDS | {"tools", "tool_choice", "extra_headers", "timeout", "extra_body"}
+    _REQUEST_FIELDS
+    | {"tools", "tool_choice", "extra_headers", "timeout", "extra_body", "fallback_models"}
 )
 
 
@@ -75,6 +77,7 @@ def defaults(
     stop: str | list[str] | None,
     thinking: Any,
     additional_kwargs: Mapping[str, Any],
+    fallback_models: Any = None,
 ) -> Defaults:
     """The base parameters; raises :class:`powertokens.RequestValidationError` now, with
     the core's own checks, rather than on the first call."""
@@ -98,6 +101,16 @@ def defaults(
             params[key] = value
     if additional_kwargs:
         params["extra_body"] = additional_kwargs  # the caller's dict: edits in place count
+    if fallback_models is not None:
+        chain = check_fallback_models(fallback_models)
+        for name in chain:
+            try:  # the request must suit every model it may go to
+                validate_params(model=name, max_tokens=max_tokens)
+            except RequestValidationError as error:
+                raise RequestValidationError(
+                    error.field, f"{error.limit} (for {name}, in fallback_models)", error.value
+                ) from None
+        params["fallback_models"] = chain
     return Defaults(params)
 
 
@@ -123,7 +136,7 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
             choice = value
         elif key == FALLBACK_KWARG:
             call.fallback = value
-        elif key in ("extra_headers", "timeout"):
+        elif key in ("extra_headers", "timeout", "fallback_models"):
             params[key] = value
         elif key == "extra_body":
             extra = {**(extra or params.get("extra_body") or {}), **(value or {})}

@@ -78,6 +78,7 @@ _CACHED_FROM = frozenset(
         "thinking",
         "additional_kwargs",
         "context_window",
+        "fallback_models",
     }
 )
 
@@ -235,6 +236,14 @@ class PowerTokens(FunctionCallingLLM):
     max_retries: int = Field(
         default=2, ge=0, description="Retries of rate limits, overloads and network errors."
     )
+    fallback_models: list[str] | None = Field(
+        default=None,
+        description="Models to try, in order, each with its own retries, when model is "
+        "still overloaded (code 1312) after its retries; no other error falls back. "
+        "additional_kwargs['model'] then names the model that answered and "
+        "['fallback_from'] the overloaded ones. A stream falls back only before its "
+        "first chunk. Also a per-call keyword ([]: none for that call).",
+    )
     max_concurrent_requests: int | None = Field(
         default=None,
         ge=1,
@@ -388,6 +397,7 @@ class PowerTokens(FunctionCallingLLM):
             stop=self.stop,
             thinking=self.thinking,
             additional_kwargs=self.additional_kwargs,
+            fallback_models=self.fallback_models,
         )
         private["_defaults"] = _Cached(_snapshot(key), built)
         return built

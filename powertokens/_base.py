@@ -19,20 +19,63 @@ from ._config import (
     resolve_base_url,
     warn_if_plain_http,
 )
-from ._exceptions import PoolTimeoutError, PowerTokensError, RequestValidationError
+from ._exceptions import (
+    ModelOverloadedError,
+    PoolTimeoutError,
+    PowerTokensError,
+    RequestValidationError,
+)
 from ._models import ChatCompletionRequest
 from ._pools import ConcurrencyLimit, make_limit
 from ._request import MessageLike, Prepared, build, encode_body
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 
-__all__ = ["BaseClient", "Messages", "TimeoutLike"]
+__all__ = ["BaseClient", "Messages", "TimeoutLike", "check_fallback_models"]
 
 log = logging.getLogger("powertokens")
 
 TimeoutLike = Timeout | httpx.Timeout | float | None
 Messages = Sequence[MessageLike] | ChatCompletionRequest
 _UNSET: Any = object()
+
+
+def check_fallback_models(value: Any) -> tuple[str, ...]:
+    """``fallback_models`` as a tuple of model names; raises RequestValidationError."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise RequestValidationError(
+            "fallback_models", "must be a list of model names (strings)", value
+        )
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            raise RequestValidationError(
+                "fallback_models", "every entry must be a non-empty model name", name
+            )
+    if len(set(value)) != len(value):
+        raise RequestValidationError("fallback_models", "must not name a model twice", value)
+    return tuple(value)
+
+
+def next_model(prepared: Prepared, error: PowerTokensError) -> Prepared | None:
+    """The request for the next of ``fallback_models`` once ``prepared.model`` is still
+    overloaded after its retries; None to raise ``error``. Only an overload (1312) falls
+    back: any other error another model would repeat (or is not about the model)."""
+    if not isinstance(error, ModelOverloadedError):
+        return None
+    if not prepared.fallbacks:
+        if prepared.fallback_from:  # the last fallback model: say which were tried
+            error.models_tried = (*prepared.fallback_from, prepared.model)
+        return None
+    following = prepared.fallbacks[0]
+    log.info(
+        "model %s is overloaded (code 1312) after its retries: falling back to %s "
+        "(fallback_models)",
+        prepared.model,
+        following.model,
+    )
+    return following
 
 
 class BaseClient:
@@ -49,7 +92,10 @@ class BaseClient:
         max_concurrent_requests: int | ConcurrencyLimit | None,
         own_pools: bool = True,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        fallback_models: Sequence[str] | None = None,
     ) -> None:
+        # Models to try in order when the one asked for stays overloaded (1312).
+        self.fallback_models = check_fallback_models(fallback_models)
         if (
             isinstance(max_event_bytes, bool)
             or not isinstance(max_event_bytes, int)
@@ -104,6 +150,7 @@ class BaseClient:
         default_headers: Mapping[str, str] | None = _UNSET,
         max_concurrent_requests: int | ConcurrencyLimit | None = _UNSET,
         max_event_bytes: int = _UNSET,
+        fallback_models: Sequence[str] | None = _UNSET,
     ) -> Self:
         """A client with some settings changed that shares this one's connection pools
         (and its concurrency limit, unless that changes). Closing either closes the pools
@@ -120,6 +167,7 @@ class BaseClient:
             max_concurrent_requests=None if keep else max_concurrent_requests,
             own_pools=self._own_pools,
             max_event_bytes=self.max_event_bytes if max_event_bytes is _UNSET else max_event_bytes,
+            fallback_models=self.fallback_models if fallback_models is _UNSET else fallback_models,
         )
         if keep:
             new._limit = self._limit
@@ -134,6 +182,7 @@ class BaseClient:
         stream: bool,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
+        fallback_models: Sequence[str] | None = None,
     ) -> Prepared:
         body, stops = build(messages, params, stream=stream)
         if not self._api_key:
@@ -151,7 +200,7 @@ class BaseClient:
             **(extra_headers or {}),
         }
         chosen = self.timeout if timeout is None else Timeout.coerce(timeout)
-        return Prepared(
+        prepared = Prepared(
             url=self._url,
             content=encode_body(body),
             headers=headers,
@@ -163,6 +212,14 @@ class BaseClient:
             single_tool_call=params.get("parallel_tool_calls") is False,
             max_event_bytes=self.max_event_bytes,
         )
+        chain = (
+            self.fallback_models
+            if fallback_models is None
+            else check_fallback_models(fallback_models)
+        )
+        if chain:
+            return _with_fallbacks(prepared, chain, messages, params, stream)
+        return prepared
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:
         waited = prepared.timeout.pool
@@ -187,3 +244,39 @@ class BaseClient:
                 type(error).__name__,
             )
         return delay
+
+
+def _with_fallbacks(
+    prepared: Prepared,
+    chain: tuple[str, ...],
+    messages: Messages,
+    params: Mapping[str, Any],
+    stream: bool,
+) -> Prepared:
+    """``prepared`` with the same request built for each fallback model, checked now
+    against that model's limits (e.g. ``max_tokens``): a request one of them would
+    refuse is refused before anything is sent. The model asked for is left out of the
+    chain (its retries were its tries)."""
+    models = [name for name in chain if name != prepared.model]
+    links: list[Prepared] = []
+    for name in models:
+        try:
+            body, stops = build(messages, {**params, "model": name}, stream=stream)
+        except RequestValidationError as error:
+            raise RequestValidationError(
+                error.field, f"{error.limit} (for {name}, in fallback_models)", error.value
+            ) from None
+        links.append(
+            dataclasses.replace(prepared, content=encode_body(body), model=name, stops=stops)
+        )
+    tried = (prepared.model,)
+    following: tuple[Prepared, ...] = ()
+    # Built from the last: each link holds the models after it and those before it.
+    for index in range(len(links) - 1, -1, -1):
+        link = dataclasses.replace(
+            links[index],
+            fallbacks=following,
+            fallback_from=(*tried, *models[:index]),
+        )
+        following = (link, *following)
+    return dataclasses.replace(prepared, fallbacks=following)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 import httpx
 from typing_extensions import Self, Unpack
 
 from ._accumulator import apply_stops
-from ._base import BaseClient, Messages, TimeoutLike
+from ._base import BaseClient, Messages, TimeoutLike, next_model
 from ._deadline import Deadline, aread_by, read_by
 from ._exceptions import APIError
 from ._models import ChatCompletion
@@ -64,6 +64,7 @@ class PowerTokens(BaseClient):
         http_client: httpx.Client | None = None,
         max_concurrent_requests: int | ConcurrencyLimit | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        fallback_models: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -74,6 +75,7 @@ class PowerTokens(BaseClient):
             max_concurrent_requests=max_concurrent_requests,
             own_pools=http_client is None,
             max_event_bytes=max_event_bytes,
+            fallback_models=fallback_models,
         )
         self._pool = SyncPool(http_client)
 
@@ -83,11 +85,24 @@ class PowerTokens(BaseClient):
         *,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
+        fallback_models: Sequence[str] | None = None,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
-        """Send one chat completion and return the answer (retries: ``docs/wire.md``)."""
+        """Send one chat completion and return the answer (retries: ``docs/wire.md``).
+
+        ``fallback_models`` (default: the client's; ``[]``: none) are tried in order,
+        each with its own retries, once the model asked for is still overloaded (code
+        1312) after its retries; only an overload falls back. The answer's
+        ``fallback_from`` lists the overloaded models; when all were,
+        :class:`~powertokens.ModelOverloadedError` names them in ``models_tried``.
+        """
         prepared = self._prepare(
-            messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
+            messages,
+            params,
+            stream=False,
+            extra_headers=extra_headers,
+            timeout=timeout,
+            fallback_models=fallback_models,
         )
         deadline = None if prepared.total is None else Deadline(prepared.total)
         retries = 0
@@ -101,15 +116,22 @@ class PowerTokens(BaseClient):
                     body = response.content if deadline is None else self._read(response, deadline)
                 finally:
                     self._limit.release()
-                return apply_stops(
+                completion = apply_stops(
                     decode_completion(response, body), prepared.stops, prepared.single_tool_call
                 )
+                if prepared.fallback_from:
+                    completion.fallback_from = list(prepared.fallback_from)
+                return completion
             except APIError as error:
                 if deadline is not None:
                     deadline.check(error)
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
-                    raise
+                    following = next_model(prepared, error)
+                    if following is None:
+                        raise
+                    prepared, retries = following, 0
+                    continue
                 if deadline is not None:
                     deadline.wait(delay, error)
             retries += 1
@@ -121,12 +143,18 @@ class PowerTokens(BaseClient):
         *,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
+        fallback_models: Sequence[str] | None = None,
         **params: Unpack[ChatParams],
     ) -> Stream:
         """Start a streamed chat completion. The request is checked now and sent when
         iteration starts; a ``with`` block closes it even if you stop early."""
         prepared = self._prepare(
-            messages, params, stream=True, extra_headers=extra_headers, timeout=timeout
+            messages,
+            params,
+            stream=True,
+            extra_headers=extra_headers,
+            timeout=timeout,
+            fallback_models=fallback_models,
         )
         return Stream(self, prepared)
 
@@ -208,6 +236,7 @@ class AsyncPowerTokens(BaseClient):
         http_client: httpx.AsyncClient | None = None,
         max_concurrent_requests: int | ConcurrencyLimit | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        fallback_models: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -218,6 +247,7 @@ class AsyncPowerTokens(BaseClient):
             max_concurrent_requests=max_concurrent_requests,
             own_pools=http_client is None,
             max_event_bytes=max_event_bytes,
+            fallback_models=fallback_models,
         )
         self._pools = AsyncPools(http_client)
 
@@ -227,11 +257,24 @@ class AsyncPowerTokens(BaseClient):
         *,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
+        fallback_models: Sequence[str] | None = None,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
-        """Send one chat completion and return the answer (retries: ``docs/wire.md``)."""
+        """Send one chat completion and return the answer (retries: ``docs/wire.md``).
+
+        ``fallback_models`` (default: the client's; ``[]``: none) are tried in order,
+        each with its own retries, once the model asked for is still overloaded (code
+        1312) after its retries; only an overload falls back. The answer's
+        ``fallback_from`` lists the overloaded models; when all were,
+        :class:`~powertokens.ModelOverloadedError` names them in ``models_tried``.
+        """
         prepared = self._prepare(
-            messages, params, stream=False, extra_headers=extra_headers, timeout=timeout
+            messages,
+            params,
+            stream=False,
+            extra_headers=extra_headers,
+            timeout=timeout,
+            fallback_models=fallback_models,
         )
         deadline = None if prepared.total is None else Deadline(prepared.total)
         retries = 0
@@ -249,15 +292,22 @@ class AsyncPowerTokens(BaseClient):
                     )
                 finally:
                     self._limit.release()
-                return apply_stops(
+                completion = apply_stops(
                     decode_completion(response, body), prepared.stops, prepared.single_tool_call
                 )
+                if prepared.fallback_from:
+                    completion.fallback_from = list(prepared.fallback_from)
+                return completion
             except APIError as error:
                 if deadline is not None:
                     deadline.check(error)
                 delay = self._delay(error, retries, prepared.model)
                 if delay is None:
-                    raise
+                    following = next_model(prepared, error)
+                    if following is None:
+                        raise
+                    prepared, retries = following, 0
+                    continue
                 if deadline is not None:
                     deadline.wait(delay, error)
             retries += 1
@@ -269,12 +319,18 @@ class AsyncPowerTokens(BaseClient):
         *,
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
+        fallback_models: Sequence[str] | None = None,
         **params: Unpack[ChatParams],
     ) -> AsyncStream:
         """Start a streamed chat completion (checked now, sent on first iteration);
         ``async with`` closes it even if you stop early."""
         prepared = self._prepare(
-            messages, params, stream=True, extra_headers=extra_headers, timeout=timeout
+            messages,
+            params,
+            stream=True,
+            extra_headers=extra_headers,
+            timeout=timeout,
+            fallback_models=fallback_models,
         )
         return AsyncStream(self, prepared)
 

@@ -250,14 +250,24 @@ class ModelOverloadedError(RateLimitError):
 
     ``suggested_model`` is the other model the service's message names ("... or switch
     to another model such as glm-4.7", "...或切换其他模型如 glm-4.7 等"), or None when it
-    names none. Switching is the caller's choice: the client retries the same model.
+    names none. Switching is the caller's choice: the client retries the same model,
+    then the models of ``fallback_models``, if any, never the suggested one unless
+    listed there. ``models_tried`` names every model tried, in order, when the
+    ``fallback_models`` were used up (empty otherwise).
     """
 
     is_retryable = True
+    models_tried: tuple[str, ...] = ()
 
     @property
     def suggested_model(self) -> str | None:
         return suggested_model(self.message)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.models_tried:
+            text += f" [all overloaded: {', '.join(self.models_tried)} (fallback_models)]"
+        return text
 
 
 class FairUseThrottleError(RateLimitError):

@@ -278,6 +278,10 @@ class ChatCompletion(_Lenient):
     here). A stream then closes its connection at once rather than wait for, and pay
     for, text nobody wants, so its ``usage`` is None: unknown, not zero. Not part of the
     wire format (left out of ``model_dump``)."""
+    fallback_from: list[str] = Field(default_factory=list, exclude=True)
+    """The models tried first and found overloaded (1312) after their retries, in
+    order, when ``fallback_models`` answered; ``model`` is the one that did. Empty when
+    the model asked for answered. Not part of the wire format."""
 
     @property
     def message(self) -> ChatCompletionMessage:

@@ -113,6 +113,11 @@ class Prepared:
     """``parallel_tool_calls=False``: keep only the answer's first tool call."""
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     """The largest stream line or event accepted (the client's setting)."""
+    fallbacks: tuple[Prepared, ...] = ()
+    """``fallback_models``: this request for each next model, tried in order once this
+    model is still overloaded (1312) after its retries."""
+    fallback_from: tuple[str, ...] = ()
+    """The models tried before this one and found overloaded (empty for the first)."""
 
 
 # --- tool_choice ---------------------------------------------------------------------

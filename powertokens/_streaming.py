@@ -13,7 +13,8 @@ ends, and closes its response and frees its concurrency slot, when:
   (an async generator is closed by its event loop's finalizer hook), with no wait for
   the garbage collector.
 
-Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered.
+Retries follow ``docs/wire.md``, "Retries": only while nothing has been delivered; so
+does the switch to the next of ``fallback_models`` when the model stays overloaded.
 A deadline (``Timeout(total=...)``) runs from the first send until the stream ends: it
 cuts each attempt's timeouts and backoff, and is checked between reads, so a server that
 sends only ``: PING`` comments cannot hold a stream open; passing it raises
@@ -32,6 +33,7 @@ import httpx
 from typing_extensions import Self
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall
+from ._base import next_model
 from ._deadline import Deadline
 from ._exceptions import APIError, APIStatusError, DeadlineExceededError, StreamInterruptedError
 from ._models import ChatCompletion
@@ -82,12 +84,13 @@ _STILL_STREAMING = "while the stream was still being read"
 class _State:
     """What a stream's generator shares with its :class:`Stream` (no back reference)."""
 
-    __slots__ = ("acc", "completion", "request_id")
+    __slots__ = ("acc", "completion", "fallback_from", "request_id")
 
     def __init__(self) -> None:
         self.acc: StreamAccumulator | None = None
         self.completion: ChatCompletion | None = None
         self.request_id: str | None = None
+        self.fallback_from: list[str] = []
 
 
 def _feed(decoder: SSEDecoder, acc: StreamAccumulator, raw: bytes | None) -> list[StreamDelta]:
@@ -150,6 +153,12 @@ class _StreamBase:
     def request_id(self) -> str | None:
         """The ``X-Oneapi-Request-Id`` of the answering attempt, once its headers arrived."""
         return self._state.request_id
+
+    @property
+    def fallback_from(self) -> list[str]:
+        """The models found overloaded before the one streaming now (``fallback_models``;
+        known before the first delta, empty when the model asked for answers)."""
+        return self._state.fallback_from
 
     @property
     def stopped_by_client(self) -> bool:
@@ -220,6 +229,8 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
                 yield from _attempt(client, prepared, state, acc, deadline)
             finally:
                 client._limit.release()
+            if prepared.fallback_from and state.completion is not None:
+                state.completion.fallback_from = list(prepared.fallback_from)
             return
         except APIError as error:
             if deadline is not None:
@@ -228,7 +239,12 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
             delay = client._delay(error, retries, prepared.model)
             if delay is None:
-                raise
+                following = next_model(prepared, error)  # only before any output
+                if following is None:
+                    raise
+                prepared, retries = following, 0
+                state.fallback_from = list(prepared.fallback_from)
+                continue
             if deadline is not None:
                 deadline.wait(delay, error)
         retries += 1
@@ -334,6 +350,8 @@ async def _arun(
             finally:
                 await attempt.aclose()  # `async for` leaves an abandoned generator open
                 client._limit.release()
+            if prepared.fallback_from and state.completion is not None:
+                state.completion.fallback_from = list(prepared.fallback_from)
             return
         except APIError as error:
             if deadline is not None:
@@ -342,7 +360,12 @@ async def _arun(
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
             delay = client._delay(error, retries, prepared.model)
             if delay is None:
-                raise
+                following = next_model(prepared, error)  # only before any output
+                if following is None:
+                    raise
+                prepared, retries = following, 0
+                state.fallback_from = list(prepared.fallback_from)
+                continue
             if deadline is not None:
                 deadline.wait(delay, error)
         retries += 1

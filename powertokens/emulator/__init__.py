@@ -104,6 +104,11 @@ Modifiers (combine with one of the above using commas, e.g. ``delay:200,cut:3``)
     All tool calls of the reply in one chunk (whole-call mode).
 ``tool-stream``
     Tool-call arguments in pieces (also: header ``X-PowerTokens-Tool-Stream: 1``).
+``model=<name>``
+    The fault hits only requests for that model: others pass unharmed, and a queued
+    fault waits for a request for its model (the requests for other models do not use
+    it up). E.g. ``429:1312,model=glm-5`` with ``times=3``: glm-5 is overloaded for three
+    requests while glm-4.7 answers.
 
 Admin endpoints (no auth): ``GET /_emulator/health``, ``POST /_emulator/faults``,
 ``GET /_emulator/requests``, ``POST /_emulator/reset`` (see :mod:`.routes`).

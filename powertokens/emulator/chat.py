@@ -123,12 +123,14 @@ class _Chat:
         marker: str | None = None
         if self.body is not None:
             marker, self.body = _without_marker(self.body)
+        model = self.body.get("model") if self.body is not None else None
         if spec is not None:
-            return parse_fault(spec)
-        queued = self.state.pop_fault()
-        if queued is not None:
-            return queued
-        return parse_fault(marker) if marker is not None else None
+            fault: Fault | None = parse_fault(spec)
+        else:
+            fault = self.state.pop_fault(model)
+            if fault is None and marker is not None:
+                fault = parse_fault(marker)
+        return fault if fault is None or fault.applies_to(model) else None
 
     async def error_fault(self, fault: Fault) -> bool:
         """Answer with an error fault; False when ``fault`` is not one."""

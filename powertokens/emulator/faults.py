@@ -2,8 +2,8 @@
 
 A spec is one or more comma-separated parts: at most one *primary* fault (an error status,
 a broken stream, a cut-short finish) plus *modifiers* (``delay``, ``pace``,
-``usage-chunk``, ``tool-calls-one-chunk``, ``tool-stream``). Parsing is strict: an unknown
-part raises :class:`FaultSpecError`, so a typo never silently passes a test.
+``usage-chunk``, ``tool-calls-one-chunk``, ``tool-stream``, ``model=<name>``). Parsing is
+strict: an unknown part raises :class:`FaultSpecError`, so a typo never silently passes a test.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _COUNT = re.compile(r"^\d+$")
 _SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
 _RETRY = re.compile(r"^(retry-after|retry-after-ms)=(\d+(?:\.\d+)?)$")
 _LANG = re.compile(r"^lang=(en|zh)$")
+_MODEL = re.compile(r"^model=([A-Za-z0-9._-]+)$")
 
 
 class FaultSpecError(ValueError):
@@ -59,6 +60,12 @@ class Fault:
     usage_chunk: bool = False
     tool_calls_one_chunk: bool = False
     tool_stream: bool = False
+    model: str | None = None
+    """``model=<name>``: the fault hits only requests for that model (None: any)."""
+
+    def applies_to(self, model: object) -> bool:
+        """Whether this fault hits a request for ``model``."""
+        return self.model is None or self.model == model
 
 
 def _fail(spec: str, why: str) -> FaultSpecError:
@@ -143,6 +150,11 @@ def parse_fault(spec: str) -> Fault:
             fault = replace(fault, tool_calls_one_chunk=True)
         elif part == "tool-stream":
             fault = replace(fault, tool_stream=True)
+        elif head.startswith("model="):
+            match = _MODEL.match(part)
+            if match is None:
+                raise _fail(spec, f"{part!r} is not model=<model name>")
+            fault = replace(fault, model=match.group(1))
         elif head in ("delay", "pace"):
             if not _SECONDS.match(arg):
                 raise _fail(spec, f"{head} takes milliseconds, got {arg!r}")
@@ -163,6 +175,7 @@ def parse_fault(spec: str) -> Fault:
                 usage_chunk=fault.usage_chunk,
                 tool_calls_one_chunk=fault.tool_calls_one_chunk,
                 tool_stream=fault.tool_stream,
+                model=fault.model,
             )
     return fault
 

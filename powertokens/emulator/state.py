@@ -112,10 +112,15 @@ class EmulatorState:
             self._faults.extend([fault] * times)
         return fault
 
-    def pop_fault(self) -> Fault | None:
-        """Take the next queued fault, if any."""
+    def pop_fault(self, model: object = None) -> Fault | None:
+        """Take the next queued fault for a request for ``model``, if any: a fault
+        limited to another model (``model=<name>``) stays queued for that one."""
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            for index, fault in enumerate(self._faults):
+                if fault.applies_to(model):
+                    del self._faults[index]
+                    return fault
+            return None
 
     # log
     def record(self, request: RecordedRequest) -> None:

@@ -414,3 +414,32 @@ def test_fault_applies_to_a_stream_before_the_ping(client: httpx.Client) -> None
     response = client.post("/chat/completions", json=chat("hi", stream=True), headers=headers)
     assert response.status_code == 429
     assert not response.content.startswith(PING)
+
+
+def test_model_scoped_queued_fault_waits_for_its_model(emu: Emulator, client: httpx.Client) -> None:
+    emu.push_fault("429:1312,model=glm-5", times=2)
+    other = client.post("/chat/completions", json=chat("hi", model="glm-4.7"))
+    assert other.status_code == 200  # not for this model: the queue is left alone
+    for _ in range(2):
+        hit = client.post("/chat/completions", json=chat("hi", model="glm-5"))
+        assert hit.status_code == 429
+        assert _error(hit)["code"] == "1312"
+    assert client.post("/chat/completions", json=chat("hi", model="glm-5")).status_code == 200
+
+
+@pytest.mark.parametrize("where", ["header", "marker"])
+def test_model_scoped_header_and_marker_faults(client: httpx.Client, where: str) -> None:
+    spec = "429:1312,model=glm-5"
+    for model, status in [("glm-5", 429), ("glm-4.7", 200)]:
+        if where == "header":
+            body, headers = chat("hi", model=model), {"X-PowerTokens-Fault": spec}
+        else:
+            body, headers = chat(f"hi [[fault:{spec}]]", model=model), {}
+        response = client.post("/chat/completions", json=body, headers=headers)
+        assert response.status_code == status, model
+
+
+@pytest.mark.parametrize("spec", ["429:1312,model=", "429:1312,model=a b", "model=x=y"])
+def test_model_scope_must_name_a_model(emu: Emulator, spec: str) -> None:
+    with pytest.raises(FaultSpecError):
+        emu.push_fault(spec)

@@ -165,6 +165,7 @@ CHANGED: dict[str, Any] = {
     "stop": ["STOP"],
     "thinking": False,
     "streaming": True,
+    "fallback_models": ["glm-4.7"],  # another model may answer
     "disable_streaming": True,
     "output_version": "v1",
     "default_headers": {"X-Route": "b"},
