@@ -12,6 +12,7 @@ deltas already cut at the stop sequences. Helpers for framework adapters are in
 """
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall, ToolCallDelta
+from ._budget import ThinkingBudgetExceededError, ThinkingBudgetWarning
 from ._catalog import DEFAULT_MODEL, KNOWN_MODELS, ModelInfo, model_info
 from ._client import AsyncPowerTokens, PowerTokens
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Timeout
@@ -136,6 +137,8 @@ __all__ = [
     "SystemMessage",
     "TextPart",
     "Thinking",
+    "ThinkingBudgetExceededError",
+    "ThinkingBudgetWarning",
     "Timeout",
     "Tool",
     "ToolCall",

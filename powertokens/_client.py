@@ -19,6 +19,7 @@ from typing_extensions import Self, Unpack
 
 from ._accumulator import apply_stops
 from ._base import BaseClient, Messages, TimeoutLike
+from ._budget import warn_if_exhausted
 from ._deadline import Deadline, aread_by, read_by
 from ._exceptions import APIError
 from ._models import ChatCompletion
@@ -101,8 +102,12 @@ class PowerTokens(BaseClient):
                     body = response.content if deadline is None else self._read(response, deadline)
                 finally:
                     self._limit.release()
-                return apply_stops(
-                    decode_completion(response, body), prepared.stops, prepared.single_tool_call
+                return warn_if_exhausted(
+                    apply_stops(
+                        decode_completion(response, body),
+                        prepared.stops,
+                        prepared.single_tool_call,
+                    )
                 )
             except APIError as error:
                 if deadline is not None:
@@ -249,8 +254,12 @@ class AsyncPowerTokens(BaseClient):
                     )
                 finally:
                     self._limit.release()
-                return apply_stops(
-                    decode_completion(response, body), prepared.stops, prepared.single_tool_call
+                return warn_if_exhausted(
+                    apply_stops(
+                        decode_completion(response, body),
+                        prepared.stops,
+                        prepared.single_tool_call,
+                    )
                 )
             except APIError as error:
                 if deadline is not None:
