@@ -28,7 +28,14 @@ def streamed(content: str = "", finish: str = "length", reasoning: str = "Let me
     events = [completion_chunk(reasoning_content=reasoning)]
     if content:
         events.append(completion_chunk(content))
-    events.append(completion_chunk(finish=finish))
+    last = completion_chunk(finish=finish)
+    last["usage"] = {
+        "prompt_tokens": 3,
+        "completion_tokens": 16,
+        "total_tokens": 19,
+        "completion_tokens_details": {"reasoning_tokens": 16},
+    }
+    events.append(last)
     return sse_stream(*events)
 
 
