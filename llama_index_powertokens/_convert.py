@@ -74,6 +74,13 @@ def finish_kwargs(finish_reason: str | None) -> dict[str, Any]:
     return {"finish_reason": finish_reason}
 
 
+def budget_kwargs(exhausted: bool) -> dict[str, bool]:
+    """``additional_kwargs["thinking_exhausted_budget"] = True`` for an answer whose
+    thinking used up ``max_tokens`` (``finish_reason="length"``, reasoning, no text and
+    no tool call; the core warns with ``ThinkingBudgetWarning``), else nothing."""
+    return {"thinking_exhausted_budget": True} if exhausted else {}
+
+
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     """Token counts as flat ``additional_kwargs`` entries (empty when unknown)."""
     if usage is None:
@@ -143,6 +150,7 @@ def chat_response(completion: ChatCompletion, fallback: JsonFallback | None = No
         additional_kwargs={
             **usage_kwargs(completion.usage),
             **finish_kwargs(completion.finish_reason),
+            **budget_kwargs(completion.thinking_exhausted_budget),
         },
     )
 
@@ -153,7 +161,11 @@ def completion_response(completion: ChatCompletion) -> CompletionResponse:
     finish = completion.finish_reason
     if not text and finish == "sensitive" and not completion.message.tool_calls:
         text = FILTERED_TEXT
-    extra: dict[str, Any] = {**usage_kwargs(completion.usage), **finish_kwargs(finish)}
+    extra: dict[str, Any] = {
+        **usage_kwargs(completion.usage),
+        **finish_kwargs(finish),
+        **budget_kwargs(completion.thinking_exhausted_budget),
+    }
     if completion.reasoning_content:
         extra["reasoning_content"] = completion.reasoning_content
     return CompletionResponse(text=text, raw=completion, additional_kwargs=extra)
@@ -275,6 +287,8 @@ class StreamState:
             extra["usage_unknown"] = USAGE_UNKNOWN
         if self.finish_reason is not None:  # the final items only
             extra.update(finish_kwargs(self.finish_reason))
+            if self.finish_reason == "length" and self.reasoning and not self.text:
+                extra.update(budget_kwargs(not self._tool_blocks))
         return extra
 
     def chat_response(self, delta: StreamDelta, visible: str) -> ChatResponse:

@@ -39,6 +39,7 @@ from powertokens import (
     ConcurrencyLimit,
     RequestValidationError,
     Stream,
+    ThinkingBudgetExceededError,
     Timeout,
     model_info,
     validate_params,
@@ -621,9 +622,17 @@ class PowerTokens(FunctionCallingLLM):
         (this never raises mid-stream); on a finished answer (``finish_reason`` in
         ``additional_kwargs``) arguments that are not a JSON object, e.g. cut off by
         ``max_tokens``, raise ``llama_index_powertokens.ToolCallArgumentsError``
-        instead of calling the tool with missing arguments."""
+        instead of calling the tool with missing arguments. A finished answer with no
+        call because the thinking used up ``max_tokens``
+        (``additional_kwargs["thinking_exhausted_budget"]``) raises
+        ``powertokens.ThinkingBudgetExceededError`` (even with
+        ``error_on_no_tool_call=False``: an agent would otherwise take the empty answer
+        as final); remedy: raise ``max_tokens`` or pass ``thinking=False``."""
         final = response.additional_kwargs.get("finish_reason")
         selections = tool_selections(response.message, final)
+        if not selections and response.additional_kwargs.get("thinking_exhausted_budget"):
+            spent = response.additional_kwargs.get("reasoning_tokens")
+            raise ThinkingBudgetExceededError("tool call", spent or None)
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
