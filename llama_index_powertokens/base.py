@@ -177,6 +177,33 @@ class PowerTokens(FunctionCallingLLM):
     ``llm.as_structured_llm(Model)``, ``llm.stream_structured_predict(...)``; when the
     model writes the JSON as text instead of calling the tool, the JSON is used.
 
+    Turn-level thinking: ``thinking`` works per call and applies to that turn only, so
+    an agent loop can think on planning turns and not on the turns that only read a
+    tool's result::
+
+        tools = [weather_tool]
+        history = [ChatMessage(role="user", content="Weather in Paris?")]
+        while True:
+            planning = history[-1].role != "tool"
+            reply = llm.chat_with_tools(tools, chat_history=history, thinking=planning)
+            history.append(reply.message)
+            calls = llm.get_tool_calls_from_response(reply, error_on_no_tool_call=False)
+            if not calls:
+                break
+            for call in calls:
+                result = weather_tool(**call.tool_kwargs)
+                history.append(ChatMessage(role="tool", content=str(result),
+                                           additional_kwargs={"tool_call_id": call.tool_id}))
+
+    Thinking budget: the reasoning counts against ``max_tokens``. An answer whose
+    thinking used it all (``finish_reason="length"``, reasoning, no text and no tool
+    call) has ``additional_kwargs["thinking_exhausted_budget"] = True`` (streams: the
+    final items), and ``powertokens.ThinkingBudgetWarning`` is issued once per answer
+    (the ``warnings`` filters decide how often it shows). Structured output
+    (``structured_predict``, ``as_structured_llm``) and ``get_tool_calls_from_response``
+    raise ``ThinkingBudgetExceededError`` instead of a parse error or an empty result.
+    The remedy: raise ``max_tokens``, or pass ``thinking=False`` for that call.
+
     Errors are the ``powertokens`` error tree (``RateLimitError``,
     ``AuthenticationError``, ``StreamInterruptedError``...); bad settings raise
     ``powertokens.RequestValidationError`` before anything is sent.
