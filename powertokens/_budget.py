@@ -103,7 +103,8 @@ def _caller_level() -> int:
 def warn_if_exhausted(completion: ChatCompletion) -> ChatCompletion:
     """Warn (:class:`ThinkingBudgetWarning`) when ``completion`` is such an answer;
     returns it unchanged. Called once per final answer, by the core only."""
-    if completion.thinking_exhausted_budget:
+    choices = completion.choices  # the common case ends at the first test
+    if choices and choices[0].finish_reason == "length" and completion.thinking_exhausted_budget:
         usage = completion.usage
         spent = usage.reasoning_tokens if usage is not None else None
         warnings.warn(
