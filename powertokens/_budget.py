@@ -81,7 +81,14 @@ class ThinkingBudgetExceededError(PowerTokensError, ValueError):
 
 
 _OURS = frozenset(
-    {"powertokens", "langchain_powertokens", "llama_index_powertokens", "langchain_core"}
+    {
+        "powertokens",
+        "langchain_powertokens",
+        "llama_index_powertokens",
+        "langchain_core",
+        "langchain",
+        "langgraph",
+    }
 )
 _OURS_DOTTED = ("llama_index.core",)
 
