@@ -26,6 +26,7 @@ from ._errors import (
     PowerTokensRateLimitError,
     PowerTokensRequestValidationError,
     PowerTokensStreamInterruptedError,
+    PowerTokensThinkingBudgetExceededError,
     PowerTokensTimeoutError,
 )
 from .chat_models import ChatPowerTokens
@@ -54,5 +55,6 @@ __all__ = [
     "PowerTokensRateLimitError",
     "PowerTokensRequestValidationError",
     "PowerTokensStreamInterruptedError",
+    "PowerTokensThinkingBudgetExceededError",
     "PowerTokensTimeoutError",
 ]

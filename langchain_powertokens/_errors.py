@@ -36,7 +36,7 @@ overloaded model's 1312 is, and ``suggested_model`` names its alternative).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.exceptions import (
     ContextOverflowError as LCContextOverflowError,
@@ -51,6 +51,7 @@ from langchain_core.exceptions import (
     ModelPermissionDeniedError,
     ModelRateLimitError,
     ModelTimeoutError,
+    OutputParserException,
 )
 
 from powertokens import (
@@ -76,6 +77,7 @@ from powertokens import (
     RateLimitError,
     RequestValidationError,
     StreamInterruptedError,
+    ThinkingBudgetExceededError,
 )
 from powertokens.lib import Redacted
 
@@ -194,6 +196,35 @@ class PowerTokensInvalidResponseError(InvalidResponseError, ModelAPIError):
 
 class PowerTokensAPIError(APIError, ModelAPIError):
     """Any other failure talking to the service."""
+
+
+class PowerTokensThinkingBudgetExceededError(ThinkingBudgetExceededError, OutputParserException):
+    """Structured output (``with_structured_output``, ``response_format``) found an
+    empty answer: the model's thinking used up ``max_tokens`` (``finish_reason=
+    "length"``, reasoning, no text and no tool call). Raised by the output parser, so it
+    is an ``OutputParserException`` too (``include_raw=True`` reports it as
+    ``parsing_error``). Remedy: raise ``max_tokens``, or pass ``thinking=False`` for
+    that call."""
+
+    def __init__(self, wanted: str, reasoning_tokens: int | None = None) -> None:
+        ThinkingBudgetExceededError.__init__(self, wanted, reasoning_tokens)
+        self.llm_output = ""
+        self.observation = None
+        self.send_to_llm = False
+
+
+def thinking_budget_error(
+    message: Any, wanted: str
+) -> PowerTokensThinkingBudgetExceededError | None:
+    """The error for a LangChain message flagged ``thinking_exhausted_budget`` that
+    holds no tool call and no text (None for any other message)."""
+    if not message.response_metadata.get("thinking_exhausted_budget"):
+        return None
+    if getattr(message, "tool_calls", None) or message.text:
+        return None
+    usage = getattr(message, "usage_metadata", None) or {}
+    spent = (usage.get("output_token_details") or {}).get("reasoning")
+    return PowerTokensThinkingBudgetExceededError(wanted, spent)
 
 
 # Most specific first: the first class the error is an instance of wins.

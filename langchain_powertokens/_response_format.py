@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from powertokens import RequestValidationError
 from powertokens.lib import extract_json
 
+from ._errors import thinking_budget_error
 from ._tools import format_tool, format_tools
 
 __all__ = ["ResponseFormat", "take_response_format"]
@@ -96,6 +97,8 @@ class ResponseFormat:
         message = generation.message
         if not isinstance(message, AIMessage):
             return result
+        if (error := thinking_budget_error(message, self._wanted)) is not None:
+            raise error
         calls = message.tool_calls
         mine = [c for c in calls if c["name"] == self.name] if self.name else []
         extra = dict(message.additional_kwargs)
@@ -126,6 +129,10 @@ class ResponseFormat:
         )
         generations = [ChatGeneration(message=updated, generation_info=generation.generation_info)]
         return ChatResult(generations=generations, llm_output=result.llm_output)
+
+    @property
+    def _wanted(self) -> str:
+        return f"call of the {self.name} tool" if self.name else "JSON object"
 
     def stream_state(self) -> _StreamState:
         """The converter of one stream's chunks: the schema's argument pieces become
@@ -204,6 +211,8 @@ class _StreamState:
 
     def _last(self, chunk: ChatGenerationChunk, message: AIMessageChunk) -> ChatGenerationChunk:
         fmt = self.fmt
+        if (error := thinking_budget_error(message, fmt._wanted)) is not None:
+            raise error  # the flag is the whole answer's: no text and no call came
         if self.index is not None:
             text = "".join(self.args)
             try:

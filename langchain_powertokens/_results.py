@@ -84,7 +84,11 @@ def parse_tool_calls(
 
 
 def _response_metadata(
-    model: str, finish_reason: str | None, response_id: str, request_id: str | None
+    model: str,
+    finish_reason: str | None,
+    response_id: str,
+    request_id: str | None,
+    exhausted: bool = False,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "model_provider": PROVIDER,
@@ -97,6 +101,8 @@ def _response_metadata(
         metadata["request_id"] = request_id
     if finish_reason == "sensitive":
         metadata["refusal"] = REFUSAL_TEXT
+    if exhausted:  # the thinking used up max_tokens: see ThinkingBudgetWarning
+        metadata["thinking_exhausted_budget"] = True
     return metadata
 
 
@@ -114,7 +120,11 @@ def chat_result(completion: ChatCompletion) -> ChatResult:
         additional_kwargs={"reasoning_content": reasoning} if reasoning else {},
         usage_metadata=usage_metadata(usage) if usage is not None else None,
         response_metadata=_response_metadata(
-            completion.model, completion.finish_reason, completion.id, completion.request_id
+            completion.model,
+            completion.finish_reason,
+            completion.id,
+            completion.request_id,
+            completion.thinking_exhausted_budget,
         ),
         id=completion.id or None,
         **fields,
@@ -178,7 +188,10 @@ class ChunkBuilder:
         :data:`USAGE_UNKNOWN`)."""
         request_id = completion.request_id if completion is not None else None
         usage = self._usage
-        metadata = _response_metadata(self._model, self._finish, self._id or "", request_id)
+        exhausted = completion is not None and completion.thinking_exhausted_budget
+        metadata = _response_metadata(
+            self._model, self._finish, self._id or "", request_id, exhausted
+        )
         if usage is None and completion is not None and completion.stopped_by_client:
             metadata["usage_unknown"] = USAGE_UNKNOWN
         if completion is not None and completion.fallback_from:

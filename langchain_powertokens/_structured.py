@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from powertokens.lib import extract_json
 
+from ._errors import thinking_budget_error
 from ._tools import format_tool
 
 if TYPE_CHECKING:
@@ -63,11 +64,17 @@ class ToolOrJsonTextParser(BaseCumulativeTransformOutputParser[Any]):
         if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
             message = generation.message
             _raise_if_refused(message)
+            if (error := thinking_budget_error(message, self._wanted)) is not None:
+                raise error
             data, text = self._from_message(message)
         else:
             text = generation.text
             data = self._from_text(text)
         return self._validate(data, text)
+
+    @property
+    def _wanted(self) -> str:
+        return f"call of the {self.tool_name} tool" if self.tool_name else "JSON object"
 
     def _partial(self, generation: Generation) -> Any:
         """The result so far, or None while there is nothing (valid) to show."""

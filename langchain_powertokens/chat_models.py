@@ -196,6 +196,53 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         Reasoning is sent back with each assistant turn (interleaved thinking); set
         ``send_reasoning=False`` to leave it out.
 
+    Turn-level thinking:
+        ``thinking`` works per call (``invoke(..., thinking=False)``, or
+        ``bind(thinking=...)``) and applies to that turn only, so an agent can think
+        on the turns that plan (which tool, with what) and skip it on the turns that
+        only read a tool's result, which are faster and cheaper without it:
+
+        ```python
+        from langchain_core.messages import HumanMessage, ToolMessage
+
+
+        def get_weather(location: str) -> str:
+            '''Get the current weather in a given location.'''
+            return f"Sunny in {location}"
+
+
+        agent = model.bind_tools([get_weather])
+        history = [HumanMessage("What is the weather in Paris?")]
+        for _ in range(5):
+            # Plan with thinking; read tool results without it.
+            planning = not isinstance(history[-1], ToolMessage)
+            step = agent.invoke(history, thinking=planning)
+            history.append(step)
+            if not step.tool_calls:
+                break
+            for call in step.tool_calls:
+                history.append(ToolMessage(get_weather(**call["args"]), tool_call_id=call["id"]))
+        print(history[-1].text)
+        ```
+
+    Thinking budget:
+        The reasoning counts against ``max_tokens``. When it uses all of it, the answer
+        ends with ``finish_reason="length"``, reasoning and no text: such a reply has
+        ``response_metadata["thinking_exhausted_budget"] = True`` (streams: the last
+        chunk), and a ``powertokens.ThinkingBudgetWarning`` is issued once per reply
+        (the ``warnings`` filters decide how often it shows; ``"error"`` makes it an
+        exception). ``with_structured_output`` and ``response_format`` raise
+        ``PowerTokensThinkingBudgetExceededError`` (a
+        ``powertokens.ThinkingBudgetExceededError`` and an ``OutputParserException``)
+        instead of a parse error. The remedy: raise ``max_tokens``, or pass
+        ``thinking=False`` for that call:
+
+        ```python
+        reply = model.invoke("Why is the sky blue?")
+        if reply.response_metadata.get("thinking_exhausted_budget"):
+            reply = model.invoke("Why is the sky blue?", thinking=False)
+        ```
+
     Token usage:
         ```python
         message = model.invoke(messages)

@@ -80,6 +80,13 @@ def finish_kwargs(finish_reason: str | None) -> dict[str, Any]:
     return {"finish_reason": finish_reason}
 
 
+def budget_kwargs(exhausted: bool) -> dict[str, bool]:
+    """``additional_kwargs["thinking_exhausted_budget"] = True`` for an answer whose
+    thinking used up ``max_tokens`` (``finish_reason="length"``, reasoning, no text and
+    no tool call; the core warns with ``ThinkingBudgetWarning``), else nothing."""
+    return {"thinking_exhausted_budget": True} if exhausted else {}
+
+
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     """Token counts as flat ``additional_kwargs`` entries (empty when unknown)."""
     if usage is None:
@@ -150,6 +157,7 @@ def chat_response(completion: ChatCompletion, fallback: JsonFallback | None = No
             **usage_kwargs(completion.usage),
             **finish_kwargs(completion.finish_reason),
             **fallback_kwargs(completion.fallback_from, completion.model),
+            **budget_kwargs(completion.thinking_exhausted_budget),
         },
     )
 
@@ -164,6 +172,7 @@ def completion_response(completion: ChatCompletion) -> CompletionResponse:
         **usage_kwargs(completion.usage),
         **finish_kwargs(finish),
         **fallback_kwargs(completion.fallback_from, completion.model),
+        **budget_kwargs(completion.thinking_exhausted_budget),
     }
     if completion.reasoning_content:
         extra["reasoning_content"] = completion.reasoning_content
@@ -289,6 +298,8 @@ class StreamState:
             fallback_from = getattr(self._source, "fallback_from", None)
             if fallback_from:  # the core stream's: which models were overloaded
                 extra.update(fallback_kwargs(fallback_from, delta.model))
+            if self.finish_reason == "length" and self.reasoning and not self.text:
+                extra.update(budget_kwargs(not self._tool_blocks))
         return extra
 
     def chat_response(self, delta: StreamDelta, visible: str) -> ChatResponse:

@@ -39,6 +39,7 @@ from powertokens import (
     ConcurrencyLimit,
     RequestValidationError,
     Stream,
+    ThinkingBudgetExceededError,
     Timeout,
     model_info,
     validate_params,
@@ -176,6 +177,33 @@ class PowerTokens(FunctionCallingLLM):
     Structured output: ``llm.structured_predict(Model, prompt)``,
     ``llm.as_structured_llm(Model)``, ``llm.stream_structured_predict(...)``; when the
     model writes the JSON as text instead of calling the tool, the JSON is used.
+
+    Turn-level thinking: ``thinking`` works per call and applies to that turn only, so
+    an agent loop can think on planning turns and not on the turns that only read a
+    tool's result::
+
+        tools = [weather_tool]
+        history = [ChatMessage(role="user", content="Weather in Paris?")]
+        while True:
+            planning = history[-1].role != "tool"
+            reply = llm.chat_with_tools(tools, chat_history=history, thinking=planning)
+            history.append(reply.message)
+            calls = llm.get_tool_calls_from_response(reply, error_on_no_tool_call=False)
+            if not calls:
+                break
+            for call in calls:
+                result = weather_tool(**call.tool_kwargs)
+                history.append(ChatMessage(role="tool", content=str(result),
+                                           additional_kwargs={"tool_call_id": call.tool_id}))
+
+    Thinking budget: the reasoning counts against ``max_tokens``. An answer whose
+    thinking used it all (``finish_reason="length"``, reasoning, no text and no tool
+    call) has ``additional_kwargs["thinking_exhausted_budget"] = True`` (streams: the
+    final items), and ``powertokens.ThinkingBudgetWarning`` is issued once per answer
+    (the ``warnings`` filters decide how often it shows). Structured output
+    (``structured_predict``, ``as_structured_llm``) and ``get_tool_calls_from_response``
+    raise ``ThinkingBudgetExceededError`` instead of a parse error or an empty result.
+    The remedy: raise ``max_tokens``, or pass ``thinking=False`` for that call.
 
     Errors are the ``powertokens`` error tree (``RateLimitError``,
     ``AuthenticationError``, ``StreamInterruptedError``...); bad settings raise
@@ -634,9 +662,17 @@ class PowerTokens(FunctionCallingLLM):
         (this never raises mid-stream); on a finished answer (``finish_reason`` in
         ``additional_kwargs``) arguments that are not a JSON object, e.g. cut off by
         ``max_tokens``, raise ``llama_index_powertokens.ToolCallArgumentsError``
-        instead of calling the tool with missing arguments."""
+        instead of calling the tool with missing arguments. A finished answer with no
+        call because the thinking used up ``max_tokens``
+        (``additional_kwargs["thinking_exhausted_budget"]``) raises
+        ``powertokens.ThinkingBudgetExceededError`` (even with
+        ``error_on_no_tool_call=False``: an agent would otherwise take the empty answer
+        as final); remedy: raise ``max_tokens`` or pass ``thinking=False``."""
         final = response.additional_kwargs.get("finish_reason")
         selections = tool_selections(response.message, final)
+        if not selections and response.additional_kwargs.get("thinking_exhausted_budget"):
+            spent = response.additional_kwargs.get("reasoning_tokens")
+            raise ThinkingBudgetExceededError("tool call", spent or None)
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections

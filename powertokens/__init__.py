@@ -16,6 +16,7 @@ built-in one) at run time, and :func:`unregister_model` takes it out again.
 """
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall, ToolCallDelta
+from ._budget import ThinkingBudgetExceededError, ThinkingBudgetWarning
 from ._catalog import (
     DEFAULT_MODEL,
     KNOWN_MODELS,
@@ -148,6 +149,8 @@ __all__ = [
     "SystemMessage",
     "TextPart",
     "Thinking",
+    "ThinkingBudgetExceededError",
+    "ThinkingBudgetWarning",
     "Timeout",
     "Tool",
     "ToolCall",

@@ -19,6 +19,7 @@ from typing_extensions import Self, Unpack
 
 from ._accumulator import apply_stops
 from ._base import BaseClient, Messages, TimeoutLike, next_model
+from ._budget import warn_if_exhausted
 from ._deadline import Deadline, aread_by, read_by
 from ._exceptions import APIError
 from ._models import ChatCompletion
@@ -121,7 +122,7 @@ class PowerTokens(BaseClient):
                 )
                 if prepared.fallback_from:
                     completion.fallback_from = list(prepared.fallback_from)
-                return completion
+                return warn_if_exhausted(completion)
             except APIError as error:
                 if deadline is not None:
                     deadline.check(error)
@@ -297,7 +298,7 @@ class AsyncPowerTokens(BaseClient):
                 )
                 if prepared.fallback_from:
                     completion.fallback_from = list(prepared.fallback_from)
-                return completion
+                return warn_if_exhausted(completion)
             except APIError as error:
                 if deadline is not None:
                     deadline.check(error)

@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from ._budget import thinking_exhausted_budget
 from ._json import loads
 
 __all__ = [
@@ -300,6 +301,20 @@ class ChatCompletion(_Lenient):
     @property
     def finish_reason(self) -> str | None:
         return self.choices[0].finish_reason if self.choices else None
+
+    @property
+    def thinking_exhausted_budget(self) -> bool:
+        """True when the thinking used up ``max_tokens``: the answer finished by
+        "length" with reasoning and neither text nor a tool call. The client then warns
+        (:class:`~powertokens.ThinkingBudgetWarning`); the remedy is a larger
+        ``max_tokens``, or ``thinking=False`` for that call."""
+        if not self.choices:
+            return False
+        choice = self.choices[0]
+        message = choice.message
+        return thinking_exhausted_budget(
+            choice.finish_reason, message.content, message.reasoning_content, message.tool_calls
+        )
 
 
 class ChoiceDelta(_Lenient):

@@ -34,6 +34,7 @@ from typing_extensions import Self
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall
 from ._base import next_model
+from ._budget import warn_if_exhausted
 from ._deadline import Deadline
 from ._exceptions import APIError, APIStatusError, DeadlineExceededError, StreamInterruptedError
 from ._models import ChatCompletion
@@ -265,7 +266,7 @@ def _attempt(
             delta = acc.adopt(decode_completion(response, client._read(response, deadline)))
             if delta is not None:
                 yield delta
-            state.completion = acc.result()
+            state.completion = warn_if_exhausted(acc.result())
             return
         decoder = SSEDecoder(prepared.max_event_bytes)
         chunks = response.iter_bytes()
@@ -280,7 +281,7 @@ def _attempt(
                 raise deadline.exceeded(_STILL_STREAMING, acc.request_id)
         else:
             yield from _feed(decoder, acc, None)
-        state.completion = acc.result()
+        state.completion = warn_if_exhausted(acc.result())
         if acc.done:  # read to the end of the body: the connection can be reused
             seen = 0
             for raw in chunks:
@@ -387,7 +388,7 @@ async def _aattempt(
             delta = acc.adopt(decode_completion(response, body))
             if delta is not None:
                 yield delta
-            state.completion = acc.result()
+            state.completion = warn_if_exhausted(acc.result())
             return
         decoder = SSEDecoder(prepared.max_event_bytes)
         chunks = response.aiter_bytes()
@@ -402,7 +403,7 @@ async def _aattempt(
         else:
             for delta in _feed(decoder, acc, None):
                 yield delta
-        state.completion = acc.result()
+        state.completion = warn_if_exhausted(acc.result())
         if acc.done:  # read to the end of the body: the connection can be reused
             seen = 0
             async for raw in chunks:

@@ -288,3 +288,8 @@ def test_every_documented_example_runs(emu: Emulator, monkeypatch: pytest.Monkey
     assert namespace["ai_msg"].tool_calls[0]["args"] == {"location": "Paris"}
     assert [b["type"] for b in namespace["message"].content_blocks] == ["reasoning", "text"]
     assert add_up([namespace["full"]]).usage_metadata is not None
+    history = namespace["history"]  # turn-level thinking: planned with it, read without
+    assert history[1].tool_calls
+    assert history[1].additional_kwargs["reasoning_content"]
+    assert "reasoning_content" not in history[-1].additional_kwargs
+    assert history[-1].text
