@@ -19,7 +19,9 @@ from ._config import (
     resolve_base_url,
     warn_if_plain_http,
 )
+from ._deadline import Deadline
 from ._exceptions import (
+    APIError,
     ModelOverloadedError,
     PoolTimeoutError,
     PowerTokensError,
@@ -228,6 +230,28 @@ class BaseClient:
             f"{self._limit.slots} requests were in flight the whole time. Raise the pool "
             "timeout (Timeout(pool=...)) or the limit, or end streams you no longer read."
         )
+
+    def _next_attempt(
+        self,
+        error: APIError,
+        retries_done: int,
+        prepared: Prepared,
+        deadline: Deadline | None,
+    ) -> float | Prepared:
+        """After a failed attempt: the seconds to wait before retrying, or the request for
+        the next of ``fallback_models``; raises ``error`` (or the deadline's) when neither.
+        The one retry decision of ``chat()`` and streams, sync and async."""
+        if deadline is not None:
+            deadline.check(error)
+        delay = self._delay(error, retries_done, prepared.model)
+        if delay is None:
+            following = next_model(prepared, error)
+            if following is None:
+                raise error
+            return following
+        if deadline is not None:
+            deadline.wait(delay, error)
+        return delay
 
     def _delay(self, error: PowerTokensError, retries_done: int, model: str) -> float | None:
         """Seconds to wait before the next attempt, or None to raise ``error``."""

@@ -18,7 +18,7 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from ._accumulator import apply_stops
-from ._base import BaseClient, Messages, TimeoutLike, next_model
+from ._base import BaseClient, Messages, TimeoutLike
 from ._budget import warn_if_exhausted
 from ._deadline import Deadline, aread_by, read_by
 from ._exceptions import APIError
@@ -124,19 +124,12 @@ class PowerTokens(BaseClient):
                     completion.fallback_from = list(prepared.fallback_from)
                 return warn_if_exhausted(completion)
             except APIError as error:
-                if deadline is not None:
-                    deadline.check(error)
-                delay = self._delay(error, retries, prepared.model)
-                if delay is None:
-                    following = next_model(prepared, error)
-                    if following is None:
-                        raise
-                    prepared, retries = following, 0
+                step = self._next_attempt(error, retries, prepared, deadline)
+                if isinstance(step, Prepared):  # the next of fallback_models
+                    prepared, retries = step, 0
                     continue
-                if deadline is not None:
-                    deadline.wait(delay, error)
             retries += 1
-            time.sleep(delay)
+            time.sleep(step)
 
     def stream(
         self,
@@ -300,19 +293,12 @@ class AsyncPowerTokens(BaseClient):
                     completion.fallback_from = list(prepared.fallback_from)
                 return warn_if_exhausted(completion)
             except APIError as error:
-                if deadline is not None:
-                    deadline.check(error)
-                delay = self._delay(error, retries, prepared.model)
-                if delay is None:
-                    following = next_model(prepared, error)
-                    if following is None:
-                        raise
-                    prepared, retries = following, 0
+                step = self._next_attempt(error, retries, prepared, deadline)
+                if isinstance(step, Prepared):  # the next of fallback_models
+                    prepared, retries = step, 0
                     continue
-                if deadline is not None:
-                    deadline.wait(delay, error)
             retries += 1
-            await asyncio.sleep(delay)
+            await asyncio.sleep(step)
 
     def stream(
         self,

@@ -33,7 +33,6 @@ import httpx
 from typing_extensions import Self
 
 from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall
-from ._base import next_model
 from ._budget import warn_if_exhausted
 from ._deadline import Deadline
 from ._exceptions import APIError, APIStatusError, DeadlineExceededError, StreamInterruptedError
@@ -58,7 +57,9 @@ class _Client(Protocol):
     def _acquire(self, prepared: Prepared, deadline: Deadline | None = None) -> None: ...
     def _send(self, prepared: Prepared, deadline: Deadline | None = None) -> httpx.Response: ...
     def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes: ...
-    def _delay(self, error: APIError, retries_done: int, model: str) -> float | None: ...
+    def _next_attempt(
+        self, error: APIError, retries_done: int, prepared: Prepared, deadline: Deadline | None
+    ) -> float | Prepared: ...
 
 
 class _AsyncClient(Protocol):
@@ -71,7 +72,9 @@ class _AsyncClient(Protocol):
         self, prepared: Prepared, deadline: Deadline | None = None
     ) -> httpx.Response: ...
     async def _read(self, response: httpx.Response, deadline: Deadline | None = None) -> bytes: ...
-    def _delay(self, error: APIError, retries_done: int, model: str) -> float | None: ...
+    def _next_attempt(
+        self, error: APIError, retries_done: int, prepared: Prepared, deadline: Deadline | None
+    ) -> float | Prepared: ...
 
 
 __all__ = ["AsyncStream", "Stream"]
@@ -238,18 +241,13 @@ def _run(client: _Client, prepared: Prepared, state: _State) -> Generator[Stream
                 _past_deadline(deadline, error, acc)
             if acc.emitted:
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
-            delay = client._delay(error, retries, prepared.model)
-            if delay is None:
-                following = next_model(prepared, error)  # only before any output
-                if following is None:
-                    raise
-                prepared, retries = following, 0
+            step = client._next_attempt(error, retries, prepared, deadline)
+            if isinstance(step, Prepared):  # the next of fallback_models: no output yet
+                prepared, retries = step, 0
                 state.fallback_from = list(prepared.fallback_from)
                 continue
-            if deadline is not None:
-                deadline.wait(delay, error)
         retries += 1
-        time.sleep(delay)
+        time.sleep(step)
 
 
 def _attempt(
@@ -359,18 +357,13 @@ async def _arun(
                 _past_deadline(deadline, error, acc)
             if acc.emitted:
                 raise _after_delivery(error, acc)  # noqa: B904 (cause set by the error)
-            delay = client._delay(error, retries, prepared.model)
-            if delay is None:
-                following = next_model(prepared, error)  # only before any output
-                if following is None:
-                    raise
-                prepared, retries = following, 0
+            step = client._next_attempt(error, retries, prepared, deadline)
+            if isinstance(step, Prepared):  # the next of fallback_models: no output yet
+                prepared, retries = step, 0
                 state.fallback_from = list(prepared.fallback_from)
                 continue
-            if deadline is not None:
-                deadline.wait(delay, error)
         retries += 1
-        await asyncio.sleep(delay)
+        await asyncio.sleep(step)
 
 
 async def _aattempt(
