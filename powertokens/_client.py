@@ -17,7 +17,6 @@ from types import TracebackType
 import httpx
 from typing_extensions import Self, Unpack
 
-from ._accumulator import apply_stops
 from ._base import BaseClient, Messages, TimeoutLike
 from ._budget import warn_if_exhausted
 from ._deadline import Deadline, aread_by, read_by
@@ -27,6 +26,7 @@ from ._pools import AsyncPools, ConcurrencyLimit, SyncPool
 from ._request import ChatParams, Prepared
 from ._response import HTTPX_ERRORS, SEND_ERRORS, decode_completion, transport_error
 from ._sse import DEFAULT_MAX_EVENT_BYTES
+from ._stops import apply_stops
 from ._streaming import AsyncStream, Stream
 
 __all__ = ["AsyncPowerTokens", "PowerTokens"]

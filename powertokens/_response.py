@@ -9,13 +9,13 @@ import httpx
 from pydantic import ValidationError
 
 from ._config import REQUEST_ID_HEADER
+from ._error_map import make_status_error
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
     InvalidResponseError,
-    make_status_error,
 )
 from ._json import loads
 from ._models import ChatCompletion

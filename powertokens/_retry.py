@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._error_map import is_known_code
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -24,7 +25,6 @@ from ._exceptions import (
     PowerTokensError,
     RequestValidationError,
     StreamInterruptedError,
-    is_known_code,
     server_delay,
 )
 

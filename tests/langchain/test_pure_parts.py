@@ -33,7 +33,7 @@ from powertokens import (
     RequestValidationError,
     StreamInterruptedError,
 )
-from powertokens._exceptions import make_status_error
+from powertokens._error_map import make_status_error
 
 
 @pytest.fixture(autouse=True)

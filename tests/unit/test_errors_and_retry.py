@@ -27,7 +27,7 @@ from powertokens import (
     RetryPolicy,
     StreamInterruptedError,
 )
-from powertokens._exceptions import make_status_error
+from powertokens._error_map import make_status_error
 
 
 def gateway_body(

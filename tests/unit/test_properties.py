@@ -16,7 +16,7 @@ from powertokens import (
     StreamAccumulator,
     StreamInterruptedError,
 )
-from powertokens._accumulator import StopFilter, cut_at_stop
+from powertokens._stops import StopFilter, cut_at_stop
 
 # Text without CR/LF (those end SSE lines); everything else, U+2028 included, is fair.
 line_text = st.text(st.characters(exclude_characters="\r\n", codec="utf-8"), max_size=40)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from powertokens import RequestValidationError, build_body, resolve_tool_choice
-from powertokens._accumulator import StopFilter, cut_at_stop
 from powertokens._request import split_stop
+from powertokens._stops import StopFilter, cut_at_stop
 from powertokens.lib import extract_json
 
 
