@@ -1,6 +1,6 @@
 """Canned wire bytes and the in-process transport that answers them.
 
-Every contender gets the same bytes (WIRE.md framing: compact JSON, ``data:`` lines, a
+Every contender gets the same bytes (docs/wire.md framing: compact JSON, ``data:`` lines, a
 ``: PING`` keep-alive, the final chunk carrying ``finish_reason`` and ``usage``, then
 ``[DONE]``), delivered in 4 KiB reads as a socket would, so a per-call figure is the
 client's own cost and nothing else.

@@ -1,5 +1,5 @@
-"""Our SSE decoder against httpx-sse on the same bytes (DESIGN.md: a hand-written
-decoder must earn its place with a benchmark).
+"""Our SSE decoder against httpx-sse on the same bytes (docs/benchmarks.md: a
+hand-written decoder must earn its place with a benchmark).
 
     python benchmarks/bench_sse.py [--chunks 2000] [--repeat 15]
 

@@ -1,6 +1,6 @@
 """PowerTokens against the clients users would pick instead, side by side in one run.
 
-    python benchmarks/run.py            # full mode (~5 min): the README's figures
+    python benchmarks/run.py            # full mode (~5 min): docs/benchmarks.md's figures
     python benchmarks/run.py --quick    # small counts (<1 min): CI runs it so it cannot rot
     python benchmarks/run.py --out DIR  # where latest.json / latest.md / chart.png go
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="output folder (default: benchmarks/results, or benchmarks/results/quick "
-        "with --quick, so a quick run never replaces the README's figures)",
+        "with --quick, so a quick run never replaces docs/benchmarks.md's figures)",
     )
     parser.add_argument(
         "--only",

@@ -102,7 +102,7 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
 
 def tool_kwargs(arguments: str) -> dict[str, Any] | str:
     """A call's arguments: the decoded dict, or the text as sent when it is not (yet)
-    a JSON object (a call mid-stream, or a model glitch: WIRE.md says never crash)."""
+    a JSON object (a call mid-stream, or a model glitch: docs/wire.md: never crash)."""
     if not arguments:
         return {}
     try:

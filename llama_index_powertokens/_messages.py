@@ -1,4 +1,4 @@
-"""LlamaIndex ``ChatMessage`` objects to wire message dicts (pure; WIRE.md "messages").
+"""LlamaIndex ``ChatMessage`` objects to wire message dicts (pure; docs/wire.md "Request").
 
 Nothing here mutates the caller's messages: every wire dict is built fresh. Roles map
 onto the four the API knows; text, image, thinking and tool-call blocks are carried;
@@ -65,7 +65,7 @@ def to_wire_messages(
     """The wire form of ``messages``.
 
     ``send_reasoning`` sends an assistant turn's ``ThinkingBlock`` back as
-    ``reasoning_content`` (interleaved thinking, WIRE.md "Reasoning round-trip").
+    ``reasoning_content`` (interleaved thinking, docs/wire.md "Thinking").
     """
     return [_message(m, i, send_reasoning) for i, m in enumerate(messages)]
 

@@ -1,4 +1,4 @@
-"""Typed models of the wire format (seed document + WIRE.md).
+"""Typed models of the wire format (docs/wire.md).
 
 Requests are strict about shape (the limits themselves live in ``_validation``, so
 that dicts and models are checked by one piece of code). Responses are lenient:
@@ -98,7 +98,7 @@ class FunctionCall(_Lenient):
     @field_validator("arguments", mode="before")
     @classmethod
     def _arguments_as_json(cls, value: Any) -> Any:
-        # Docs say object, the wire says string (WIRE.md): keep the string form.
+        # Docs say object, the wire says string (docs/wire.md "Answers"): keep the string form.
         if value is None:
             return ""
         if isinstance(value, (dict, list)):
@@ -135,7 +135,7 @@ class AssistantMessage(_Wire):
     content: str | list[ContentPart] | None = None
     tool_calls: list[ToolCall] | None = None
     reasoning_content: str | None = None
-    """The turn's thinking, sent back for interleaved thinking (WIRE.md)."""
+    """The turn's thinking, sent back for interleaved thinking (docs/wire.md "Thinking")."""
 
 
 class ToolMessage(_Wire):

@@ -1,4 +1,4 @@
-"""Parsing of the emulator's fault language (documented in ``powertokens.emulator``).
+"""Parsing of the emulator's fault language (documented in docs/emulator.md, "The fault language").
 
 A spec is one or more comma-separated parts: at most one *primary* fault (an error status,
 a broken stream, a cut-short finish) plus *modifiers* (``delay``, ``pace``,

@@ -14,7 +14,7 @@ timestamps, added by the wire layer, differ). Rules, first match wins:
    a JSON object when JSON is asked for; a note about images comes first.
 
 Thinking is on when ``thinking.type`` is ``"enabled"``, or absent and the model thinks by
-default (WIRE.md "Model facts"); glm-4.5-air ("dynamic") thinks when the last user text
+default (docs/wire.md "Models"); glm-4.5-air ("dynamic") thinks when the last user text
 has a "?" or more than 12 words. Reasoning is one or two sentences about the plan.
 
 ``stop`` cuts the content before the stop sequence; ``max_tokens`` cuts the content to that
@@ -88,7 +88,7 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
     def as_dict(self) -> dict[str, Any]:
-        """The wire form (WIRE.md "Non-stream response")."""
+        """The wire form (docs/wire.md "Answers")."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -145,7 +145,7 @@ def _last_user(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def thinking_enabled(request: dict[str, Any]) -> bool:
-    """Whether the reply carries reasoning (WIRE.md: thinking default per model)."""
+    """Whether the reply carries reasoning (docs/wire.md "Models": thinking default)."""
     thinking = request.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"):
         return bool(thinking["type"] == "enabled")

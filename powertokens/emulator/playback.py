@@ -1,6 +1,6 @@
 """Putting a reply on the wire: JSON, or an SSE stream shaped by a fault.
 
-Stream framing (WIRE.md "Stream"): ``: PING`` first, then ``data: <chunk>`` events each
+Stream framing (docs/wire.md "Stream"): ``: PING`` first, then ``data: <chunk>`` events each
 followed by a blank line, the final chunk with ``finish_reason`` and ``usage``,
 ``data: [DONE]``, end of the chunked body. The ``k`` of a stream fault counts data events
 after the PING and is clamped to the events the reply has (to the ones before the final
@@ -77,7 +77,7 @@ async def send_stream(
     await out.write(PING_EVENT)
     writer = _Events(out, pace)
     if fault is not None and kind == "stream-error":
-        # WIRE.md: the in-stream error's code may be a number.
+        # docs/wire.md "Stream": the in-stream error's code may be a number.
         message = code_message(fault.code, model=meta.model)
         error = {"error": {"code": int(fault.code), "message": message}}
         await writer.send([*events[:before_final], sse_event(error), DONE_EVENT])

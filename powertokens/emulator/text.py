@@ -4,7 +4,7 @@ Pure functions, no state. The token rule is a deterministic approximation of a r
 tokenizer: a run of letters/digits, one CJK character, or one other non-space character
 (punctuation, an emoji code point) is one token. :func:`pieces` splits text into stream
 pieces, each holding one token with its leading whitespace, so ``"".join(pieces(t)) == t``
-for every string, including U+2028 and astral characters (WIRE.md, "Stream").
+for every string, including U+2028 and astral characters (docs/wire.md, "Stream").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Request checks, answered the way the service answers them, before anything is generated.
 
-Order and forms (seed; WIRE.md "Request fields" and "Errors"):
+Order and forms (docs/wire.md "Request" and "Errors"):
 
 - a body that is not a JSON object: gateway 400, code ``invalid_request``;
 - ``model`` missing (``1213``) or not a string (``1214``): 400;

@@ -1,7 +1,7 @@
-"""Wire forms: error bodies, completion bodies, stream chunks and SSE framing (WIRE.md).
+"""Wire forms: error bodies, completion bodies, stream chunks and SSE framing (docs/wire.md).
 
 Pure functions; JSON is compact and keeps non-ASCII characters raw (``ensure_ascii=False``),
-as the real service does, so U+2028 and emoji travel as UTF-8 (WIRE.md "Stream").
+as the real service does, so U+2028 and emoji travel as UTF-8 (docs/wire.md "Stream").
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ __all__ = [
     "usage_chunk",
 ]
 
-# The gateway may send ": PING" comment lines as keep-alives (WIRE.md "Stream").
+# The gateway may send ": PING" comment lines as keep-alives (docs/wire.md "Stream").
 PING_EVENT = b": PING\n\n"
 DONE_EVENT = b"data: [DONE]\n\n"
 # The malformed:<k> fault: an event whose data is not valid JSON.
 BROKEN_EVENT = b'data: {"id": "broken\n\n'
 
-# Upstream (Zhipu) business codes and their messages (WIRE.md "Errors").
+# Upstream (Zhipu) business codes and their messages (docs/wire.md "Errors").
 _UPSTREAM: dict[str, tuple[int, str]] = {
     "1000": (401, "Authentication Failed"),
     "1001": (401, "Authentication parameter not received in Header, unable to authenticate"),
@@ -218,7 +218,7 @@ def gateway_error(code: str, message: str | None = None, status: int | None = No
 
 
 def error_body(error: ApiError, request_id: str) -> bytes:
-    """The gateway error body; the message ends in `` (request id: <id>)`` (WIRE.md)."""
+    """The gateway error body; the message ends in `` (request id: <id>)`` (docs/wire.md)."""
     body = {
         "error": {
             "message": f"{error.message} (request id: {request_id})",
@@ -231,7 +231,7 @@ def error_body(error: ApiError, request_id: str) -> bytes:
 
 
 def html_page(status: int) -> bytes:
-    """An nginx-style error page (5xx bodies may be HTML, WIRE.md "Errors")."""
+    """An nginx-style error page (5xx bodies may be HTML, docs/wire.md "Errors")."""
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -282,7 +282,7 @@ def stream_chunks(
 ) -> list[dict[str, Any]]:
     """All chunks of a streamed reply; the last one carries finish_reason and usage.
 
-    Order (WIRE.md "Stream"): reasoning deltas (with ``"content": ""``), content deltas,
+    Order (docs/wire.md "Stream"): reasoning deltas (with ``"content": ""``), content deltas,
     tool calls (whole per chunk, all in one chunk with ``one_chunk``, or, with
     ``tool_stream``, a head delta with id and name then argument pieces).
     """
@@ -313,7 +313,7 @@ def stream_chunks(
 
 
 def usage_chunk(reply: Reply, meta: ReplyMeta) -> dict[str, Any]:
-    """The OpenAI-style extra chunk: no choices, just usage (WIRE.md "Stream")."""
+    """The OpenAI-style extra chunk: no choices, just usage (docs/wire.md "Stream")."""
     return {
         "id": meta.id,
         "object": "chat.completion.chunk",

@@ -1,4 +1,4 @@
-"""The clients against the emulator: the seed's example, streaming, tools, config."""
+"""The clients against the emulator: the README's first example, streaming, tools, config."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ async def test_stream_final_completion_equals_non_stream(api: Api) -> None:
     assert "".join(d.reasoning for d in deltas) == whole.reasoning_content
     assert len(deltas) > 3  # token by token, not one lump
     assert sum(d.usage is not None for d in deltas) == 1
-    # reasoning strictly before content (WIRE.md)
+    # reasoning strictly before content (docs/wire.md)
     kinds = [("r" if d.reasoning else "c") for d in deltas if d.reasoning or d.content]
     assert kinds == sorted(kinds, key=lambda k: k == "c")
 

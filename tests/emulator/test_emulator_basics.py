@@ -1,4 +1,4 @@
-"""The seed request, response shapes, stream framing and the emulator's bookkeeping."""
+"""The README's example request, response shapes, stream framing and the emulator's bookkeeping."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _check_seed_body(body: dict[str, Any]) -> None:
     message = choice["message"]
     assert message["role"] == "assistant"
     assert "vector databases" in message["content"]
-    # glm-5-turbo thinks by default (WIRE.md "Model facts").
+    # glm-5-turbo thinks by default (docs/wire.md "Models").
     assert message["reasoning_content"]
     assert "tool_calls" not in message
     _check_usage(body["usage"])

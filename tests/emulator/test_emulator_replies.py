@@ -31,7 +31,7 @@ WEATHER = {
 
 
 def _tool_calls_from_stream(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Accumulate streamed tool calls by index (WIRE.md "Stream")."""
+    """Accumulate streamed tool calls by index (docs/wire.md "Stream")."""
     calls: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
         for part in chunk["choices"][0]["delta"].get("tool_calls") or []:

@@ -1,4 +1,4 @@
-"""Every WIRE.md fault through the core, ChatPowerTokens and the LlamaIndex LLM: sync and
+"""Every docs/wire.md fault through the core, ChatPowerTokens and the LlamaIndex LLM: sync and
 async, streamed and not, with the outcome asserted, attempts counted at the emulator and
 the retry delays checked (recorded, not slept).
 
@@ -73,7 +73,7 @@ class Case:
 def _code(code: str) -> Callable[[Any], None]:
     def check(error: Any) -> None:
         assert error.code == code
-        assert error.request_id  # kept for support (WIRE.md)
+        assert error.request_id  # kept for support (docs/wire.md)
 
     return check
 

@@ -7,7 +7,7 @@ drawing a single 1302; afterwards no socket of the run is left open and memory i
 it was after a warm-up round. The same burst without the client limit draws 1302s by
 the hundred: that is why the limit exists.
 
-Run with ``-s`` to see the figures (the README's "Reliability" section quotes them).
+Run with ``-s`` to see the figures (docs/reliability.md quotes them).
 """
 
 from __future__ import annotations

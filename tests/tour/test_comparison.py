@@ -1,10 +1,10 @@
-"""The README's comparison table, proved: each row is a test here, run against the emulator.
+"""docs/comparison.md's table, proved: each row is a test here, run against the emulator.
 
 For each behaviour, the same scenario goes through ``ChatPowerTokens`` / ``PowerTokens``
 and through what a user would otherwise pick: ``ChatOpenAI`` with ``base_url``,
 langchain-community's ``ChatZhipuAI``, LlamaIndex's ``OpenAILike``. The emulator answers
-as the service does (WIRE.md): it rejects what the service rejects and ignores the
-fields the gateway drops. A row of the README that no test here proves does not belong
+as the service does (docs/wire.md): it rejects what the service rejects and ignores the
+fields the gateway drops. A row of that table that no test here proves does not belong
 in the table.
 """
 

@@ -1,7 +1,9 @@
-"""The README stays true: its commands match CI, its examples run, its tables are complete.
+"""The README and docs/ stay true: commands match CI, examples run, tables are complete,
+links lead somewhere.
 
-Every ``python`` block runs as written against an emulator (``POWERTOKENS_BASE_URL`` points
-at it); a block that defines ``test_*`` functions is run by pytest in a subprocess.
+Every ``python`` block of README.md and of each docs/*.md page runs as written against an
+emulator (``POWERTOKENS_BASE_URL`` points at it); a block that defines ``test_*`` functions
+is run by pytest in a subprocess. Every relative link (and its ``#anchor``) must resolve.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from powertokens.emulator import Emulator
 from . import test_comparison
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TEXT = {page: page.read_text(encoding="utf-8") for page in PAGES}
+README = TEXT[ROOT / "README.md"]
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+# Pages written on a parallel branch: a link to one is checked once the file exists.
+PENDING = {ROOT / "docs" / "testing.md"}
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:PowerTokens accepts only tool_choice"),
@@ -38,22 +44,34 @@ pytestmark = [
 ]
 
 
-def section(title: str) -> str:
-    """The text of the ``## title`` section."""
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start : end if end >= 0 else None]
+def _name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+def section(title: str, text: str = README) -> str:
+    """The text of the ``## title`` section of a page (the README by default)."""
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else None]
+
+
+def page(name: str) -> str:
+    """The text of ``docs/<name>``."""
+    return TEXT[ROOT / "docs" / name]
 
 
 def _python_blocks() -> list[tuple[str, str]]:
     blocks: list[tuple[str, str]] = []
-    heading = ""
-    for match in re.finditer(r"^## ([^\n]+)$|" + BLOCK.pattern, README, re.DOTALL | re.MULTILINE):
-        if match.group(1):
-            heading = match.group(1)
-        elif match.group(2) == "python":
-            count = sum(1 for h, _ in blocks if h.startswith(heading))
-            blocks.append((f"{heading} #{count + 1}", match.group(3)))
+    heading_or_block = re.compile(r"^#{1,2} ([^\n]+)$|" + BLOCK.pattern, re.DOTALL | re.MULTILINE)
+    for path in PAGES:
+        heading = ""
+        for match in heading_or_block.finditer(TEXT[path]):
+            if match.group(1):
+                heading = match.group(1)
+            elif match.group(2) == "python":
+                prefix = f"{_name(path)}: {heading}"
+                count = sum(1 for h, _ in blocks if h.startswith(prefix + " #"))
+                blocks.append((f"{prefix} #{count + 1}", match.group(3)))
     return blocks
 
 
@@ -82,10 +100,13 @@ def service() -> Iterator[Emulator]:
 def test_there_are_examples_for_each_quickstart() -> None:
     headings = {name.split(" #")[0] for name, _ in PYTHON_BLOCKS}
     assert {
-        "Quickstart: the core client",
-        "Quickstart: LangChain",
-        "Quickstart: LlamaIndex",
-        "The emulator",
+        "README.md: Quickstart: the core client",
+        "README.md: Quickstart: LangChain",
+        "README.md: Quickstart: LlamaIndex",
+        "docs/core.md: Async",
+        "docs/langchain.md: Tools and structured output",
+        "docs/llamaindex.md: A query engine and an agent",
+        "docs/emulator.md: In your tests",
     } <= headings
 
 
@@ -126,7 +147,7 @@ def _own_fields(cls: type, base: type) -> set[str]:
 
 
 def test_the_configuration_table_names_every_setting() -> None:
-    table = section("Configuration")
+    table = section("Settings", page("configuration.md"))
     core = {
         p for p in inspect.signature(powertokens.PowerTokens.__init__).parameters if p != "self"
     }
@@ -143,7 +164,7 @@ def test_the_configuration_table_names_every_setting() -> None:
 
 
 def test_the_error_table_names_every_error() -> None:
-    table = section("Errors")
+    table = section("The error classes", page("errors.md"))
     core = [
         name
         for name in powertokens.__all__
@@ -158,7 +179,7 @@ def test_the_error_table_names_every_error() -> None:
 
 
 def test_the_comparison_table_cites_every_comparison_test_and_only_those() -> None:
-    table = section("Compared with the alternatives").splitlines()
+    table = page("comparison.md").splitlines()
     rows = "\n".join(line for line in table if line.startswith("|"))
     cited = set(re.findall(r"`(test_\w+)`", rows))
     defined = {
@@ -167,3 +188,50 @@ def test_the_comparison_table_cites_every_comparison_test_and_only_those() -> No
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
     }
     assert cited == defined
+
+
+# --- links lead somewhere -----------------------------------------------------------------
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _prose(text: str) -> str:
+    """The text without fenced blocks and inline code, where a link is not a link."""
+    return re.sub(r"`[^`\n]*`", "", BLOCK.sub("", text))
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's anchors for the headings of a page."""
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", _prose(text.replace("`", "")), re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def _links() -> list[tuple[Path, str]]:
+    return [(path, target) for path in PAGES for target in LINK.findall(_prose(TEXT[path]))]
+
+
+def test_the_link_check_sees_links_and_anchors() -> None:
+    targets = {target for path, target in _links() if path.name == "README.md"}
+    assert "docs/index.md" in targets
+    assert "quickstart-the-core-client" in _anchors(README)
+    assert "models-fallback-and-the-thinking-budget" in _anchors(page("models.md"))
+
+
+@pytest.mark.parametrize(
+    ("path", "target"), _links(), ids=[f"{_name(p)}->{t}" for p, t in _links()]
+)
+def test_every_relative_link_points_to_an_existing_file(path: Path, target: str) -> None:
+    if re.match(r"[a-z]+:", target):  # https:, mailto:
+        return
+    file, _, anchor = target.partition("#")
+    resolved = (path.parent / file).resolve() if file else path
+    if resolved in PENDING and not resolved.exists():
+        return
+    assert resolved.exists(), f"{_name(path)}: {target} points to nothing"
+    assert resolved.is_relative_to(ROOT), f"{_name(path)}: {target} leaves the repository"
+    if anchor and resolved.suffix == ".md":
+        anchors = _anchors(resolved.read_text(encoding="utf-8"))
+        assert anchor in anchors, f"{_name(path)}: no heading for #{anchor} in {file or 'itself'}"

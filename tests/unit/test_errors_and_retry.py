@@ -1,4 +1,4 @@
-"""Error mapping and the retry policy, as tables (WIRE.md, "Errors" and "Transport practice")."""
+"""Error mapping and the retry policy, as tables (docs/wire.md, "Errors" and "Retries")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SSE decoder, table-driven and at every byte split (WHATWG SSE + WIRE.md)."""
+"""The SSE decoder, table-driven and at every byte split (WHATWG SSE + docs/wire.md)."""
 
 from __future__ import annotations
 
