@@ -13,8 +13,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".git", ".venv", "venv", "build", "dist", "node_modules", ".mypy_cache", ".ruff_cache"}
-# A record of past releases, written before docs/ existed: it is history, not a citation.
-HISTORY = {ROOT / "CHANGELOG.md"}
 
 # Built from parts so that this file does not cite them itself. The names are matched as
 # written (upper case), so that this repository's own docs/wire.md never matches.
@@ -31,7 +29,7 @@ def _files() -> list[Path]:
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
         for name in sorted(names):
             path = Path(folder) / name
-            if path.suffix in (".py", ".md") and path not in HISTORY:
+            if path.suffix in (".py", ".md"):
                 found.append(path)
     return found
 
