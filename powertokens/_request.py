@@ -598,6 +598,7 @@ def validate_params(
     base_url: str | None = None,
     timeout: Timeout | httpx.Timeout | float | None = None,
     max_retries: int | None = None,
+    preserve_thinking: bool | None = None,
 ) -> None:
     """Check settings on their own, with the rules ``chat()`` applies to a request.
 
@@ -628,6 +629,8 @@ def validate_params(
         isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
     ):
         raise _fail("max_retries", "must be an integer >= 0", max_retries)
+    if check_preserve_thinking(preserve_thinking):
+        apply_preserve_thinking({"model": name, "thinking": normalize_thinking(thinking)})
 
 
 def validate_request(body: Mapping[str, Any]) -> None:
