@@ -203,12 +203,14 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         and the service's prompt cache then covers the whole conversation so far:
 
         ```python
-        agent = ChatPowerTokens(model="glm-5", preserve_thinking=True)
-        history = [HumanMessage("Plan a trip to Rome.")]
-        history.append(agent.invoke(history))
-        history.append(HumanMessage("Now for three days."))
-        reply = agent.invoke(history)
-        print(reply.usage_metadata["input_token_details"]["cache_read"])
+        from langchain_core.messages import HumanMessage
+
+        planner = ChatPowerTokens(model="glm-5", preserve_thinking=True)
+        conversation = [HumanMessage("Plan a trip to Rome.")]
+        conversation.append(planner.invoke(conversation))
+        conversation.append(HumanMessage("Now for three days."))
+        answer = planner.invoke(conversation)
+        print(answer.usage_metadata["input_token_details"]["cache_read"])
         ```
 
     Turn-level thinking:
