@@ -22,6 +22,7 @@ from langchain_core.messages import (
 from langchain_powertokens import ChatPowerTokens
 from powertokens import PowerTokensError
 from powertokens.emulator import Emulator
+from powertokens.emulator.model import generate
 from tests.hostile import HostileServer, completion_chunk, sse_stream
 
 from .conftest import KEY, Factory
@@ -109,8 +110,6 @@ async def test_generated_reasoning_round_trips_across_turns(
 
 def emu_reasoning(emu: Emulator) -> str:
     """The reasoning the emulator produces for the last request (it is deterministic)."""
-    from powertokens.emulator.model import generate
-
     return generate(sent(emu)).reasoning
 
 
@@ -336,3 +335,21 @@ def test_dumps_and_loads_keep_the_setting(make_model: Factory, emu: Emulator) ->
     assert loaded.preserve_thinking is True
     loaded.invoke(history())
     assert sent(emu)["thinking"] == PRESERVED
+
+
+async def test_v1_content_blocks_round_trip(
+    run: Run, stream: bool, make_model: Factory, emu: Emulator
+) -> None:
+    # output_version="v1": the reasoning lives in content blocks too; sent once, exact.
+    model = make_model(model="glm-5", preserve_thinking=True, output_version="v1")
+    messages: list[BaseMessage] = [HumanMessage("Which city has the oldest bridge?")]
+    reply = await call(run, model, messages, stream)
+    produced = generate(sent(emu)).reasoning
+    await call(run, model, [*messages, reply, HumanMessage("Why?")], stream)
+    assert sent_reasoning(sent(emu)) == [produced]
+    # A v1 message built by hand: reasoning blocks only, with edge whitespace.
+    by_hand = AIMessage(
+        content=[{"type": "reasoning", "reasoning": R1}, {"type": "text", "text": "Rome."}]
+    )
+    await call(run, model, [*messages, by_hand, HumanMessage("Why?")], stream)
+    assert sent_reasoning(sent(emu)) == [R1]
