@@ -575,7 +575,7 @@ class PowerTokens(FunctionCallingLLM):
         return call
 
     def _prompt_call(self, prompt: str, kwargs: dict[str, Any]) -> Call:
-        call = merge_call(self._settings(), kwargs)
+        call = merge_call(self._settings(), kwargs, send_reasoning=self.send_reasoning)
         call.messages = [{"role": "user", "content": prompt}]
         return call
 

@@ -384,11 +384,13 @@ def build_body(
     stream: bool = False,
     preserve_thinking: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body ``chat()``/``stream()`` would send for ``messages`` and ``params``.
+    """The JSON body ``chat()``/``stream()`` would send for ``messages`` and ``params``
+    (``preserve_thinking``: as the keyword of ``chat()``).
 
     Raises :class:`RequestValidationError` for anything the API would refuse.
     """
-    return build(messages, params, stream=stream, preserve=preserve_thinking)[0]
+    preserve = check_preserve_thinking(preserve_thinking)
+    return build(messages, params, stream=stream, preserve=preserve)[0]
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
