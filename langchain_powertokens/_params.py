@@ -42,6 +42,7 @@ class ModelFields(Protocol):
     n: int | None
     extra_body: dict[str, Any] | None
     send_reasoning: bool
+    preserve_thinking: bool
     nudge_tool_choice: bool
 
 
@@ -136,16 +137,34 @@ def check_limits(model: ModelFields) -> None:
         base_url=model.base_url,
         timeout=model.timeout,
         max_retries=model.max_retries,
+        preserve_thinking=model.preserve_thinking,
     )
+    check_reasoning_sent(model.preserve_thinking, model.send_reasoning)
     check_n(model.n)
     check_n(model.model_kwargs.get("n"))
     for name in check_fallback_models(model.fallback_models):
         try:  # the request must suit every model it may go to
-            validate_params(model=name, max_tokens=model.max_tokens)
+            validate_params(
+                model=name,
+                max_tokens=model.max_tokens,
+                thinking=model.thinking,
+                preserve_thinking=model.preserve_thinking,
+            )
         except RequestValidationError as error:
             raise RequestValidationError(
                 error.field, f"{error.limit} (for {name}, in fallback_models)", error.value
             ) from None
+
+
+def check_reasoning_sent(preserve_thinking: Any, send_reasoning: bool) -> None:
+    """Preserved thinking needs every turn's reasoning sent back: refuse it without."""
+    if preserve_thinking is True and not send_reasoning:
+        raise RequestValidationError(
+            "preserve_thinking",
+            "needs send_reasoning=True: preserved thinking requires every earlier "
+            "assistant turn's reasoning to be sent back (send_reasoning=False leaves it out)",
+            preserve_thinking,
+        )
 
 
 def build_call(
@@ -188,6 +207,9 @@ def build_call(
         params["tool_choice"] = choice  # without tools, the core refuses a forced choice
     if (fallbacks := pop("fallback_models", model.fallback_models)) is not None:
         params["fallback_models"] = fallbacks
+    if (preserve := pop("preserve_thinking", model.preserve_thinking)) is not None:
+        check_reasoning_sent(preserve, model.send_reasoning)
+        params["preserve_thinking"] = preserve
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     if (timeout := pop("timeout", None)) is not None:

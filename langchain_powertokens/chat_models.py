@@ -196,6 +196,23 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         Reasoning is sent back with each assistant turn (interleaved thinking); set
         ``send_reasoning=False`` to leave it out.
 
+    Preserved thinking:
+        ``preserve_thinking=True`` (or per call) sends ``thinking.clear_thinking: false``:
+        the model keeps every earlier turn's reasoning, which is sent back byte for byte
+        (summed stream chunks, ``merge_message_runs`` and ``trim_messages`` keep it),
+        and the service's prompt cache then covers the whole conversation so far:
+
+        ```python
+        from langchain_core.messages import HumanMessage
+
+        planner = ChatPowerTokens(model="glm-5", preserve_thinking=True)
+        conversation = [HumanMessage("Plan a trip to Rome.")]
+        conversation.append(planner.invoke(conversation))
+        conversation.append(HumanMessage("Now for three days."))
+        answer = planner.invoke(conversation)
+        print(answer.usage_metadata["input_token_details"]["cache_read"])
+        ```
+
     Turn-level thinking:
         ``thinking`` works per call (``invoke(..., thinking=False)``, or
         ``bind(thinking=...)``) and applies to that turn only, so an agent can think
@@ -381,6 +398,13 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     send_reasoning: bool = True
     """Send each assistant turn's reasoning back with it (interleaved thinking, which
     Zhipu asks for with tools); False leaves it out."""
+    preserve_thinking: bool = False
+    """Preserved thinking: send ``thinking.clear_thinking: false`` so the model keeps the
+    reasoning of earlier turns in context (GLM-5 and GLM-4.7 families; a model the
+    catalog does not list as supporting it is refused). Every assistant turn's
+    ``reasoning_content`` is then sent back exactly as it came (needs
+    ``send_reasoning=True``); this also raises prompt-cache hits
+    (``usage_metadata["input_token_details"]["cache_read"]``). Also a per-call keyword."""
     nudge_tool_choice: bool = True
     """When ``tool_choice`` asks for a tool call (the API can only say "auto"), ask for it
     in one sentence of the system prompt."""

@@ -36,7 +36,15 @@ _ALIASES = {
 """Per-call names of other integrations, as the LLM's own aliases."""
 _KNOWN = sorted(
     _REQUEST_FIELDS
-    | {"tools", "tool_choice", "extra_headers", "timeout", "extra_body", "fallback_models"}
+    | {
+        "tools",
+        "tool_choice",
+        "extra_headers",
+        "timeout",
+        "extra_body",
+        "fallback_models",
+        "preserve_thinking",
+    }
 )
 
 
@@ -78,6 +86,8 @@ def defaults(
     thinking: Any,
     additional_kwargs: Mapping[str, Any],
     fallback_models: Any = None,
+    preserve_thinking: Any = False,
+    send_reasoning: bool = True,
 ) -> Defaults:
     """The base parameters; raises :class:`powertokens.RequestValidationError` now, with
     the core's own checks, rather than on the first call."""
@@ -88,7 +98,9 @@ def defaults(
         max_tokens=max_tokens,
         stop=stop,
         thinking=thinking,
+        preserve_thinking=preserve_thinking,
     )
+    check_reasoning_sent(preserve_thinking, send_reasoning)
     params: dict[str, Any] = {"model": model}
     for key, value in (
         ("temperature", temperature),
@@ -105,16 +117,34 @@ def defaults(
         chain = check_fallback_models(fallback_models)
         for name in chain:
             try:  # the request must suit every model it may go to
-                validate_params(model=name, max_tokens=max_tokens)
+                validate_params(
+                    model=name,
+                    max_tokens=max_tokens,
+                    thinking=thinking,
+                    preserve_thinking=preserve_thinking,
+                )
             except RequestValidationError as error:
                 raise RequestValidationError(
                     error.field, f"{error.limit} (for {name}, in fallback_models)", error.value
                 ) from None
         params["fallback_models"] = chain
+    if preserve_thinking:
+        params["preserve_thinking"] = True
     return Defaults(params)
 
 
-def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
+def check_reasoning_sent(preserve_thinking: Any, send_reasoning: bool) -> None:
+    """Preserved thinking needs every turn's reasoning sent back: refuse it without."""
+    if preserve_thinking is True and not send_reasoning:
+        raise RequestValidationError(
+            "preserve_thinking",
+            "needs send_reasoning=True (alias send_reasoning_content): preserved thinking "
+            "requires every earlier assistant turn's reasoning to be sent back",
+            preserve_thinking,
+        )
+
+
+def merge_call(base: Defaults, kwargs: Mapping[str, Any], *, send_reasoning: bool = True) -> Call:
     """``base`` with one call's keyword arguments applied (see the module docstring)."""
     if not kwargs:
         return Call(base.params)
@@ -138,6 +168,9 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any]) -> Call:
             call.fallback = value
         elif key in ("extra_headers", "timeout", "fallback_models"):
             params[key] = value
+        elif key == "preserve_thinking":
+            check_reasoning_sent(value, send_reasoning)
+            params[key] = value  # checked by the core (a bool, the model's support)
         elif key == "extra_body":
             extra = {**(extra or params.get("extra_body") or {}), **(value or {})}
         elif key not in _IGNORED:

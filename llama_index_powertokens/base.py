@@ -80,6 +80,8 @@ _CACHED_FROM = frozenset(
         "additional_kwargs",
         "context_window",
         "fallback_models",
+        "preserve_thinking",
+        "send_reasoning",
     }
 )
 
@@ -89,6 +91,7 @@ _ALIASES = {
     "model_name": "model",
     "request_timeout": "timeout",
     "max_completion_tokens": "max_tokens",
+    "send_reasoning_content": "send_reasoning",
 }
 """Names other LlamaIndex integrations (OpenAI, OpenAILike, Ollama...) use for a field;
 accepted at construction and on assignment (properties)."""
@@ -196,6 +199,14 @@ class PowerTokens(FunctionCallingLLM):
                 history.append(ChatMessage(role="tool", content=str(result),
                                            additional_kwargs={"tool_call_id": call.tool_id}))
 
+    Preserved thinking: ``preserve_thinking=True`` (or per call) sends
+    ``thinking.clear_thinking: false``; the model keeps every earlier turn's reasoning,
+    sent back exactly as it came (the ``ThinkingBlock`` of each assistant message, also
+    from streamed answers, chat memory and agents), and the service's prompt cache
+    covers the conversation so far (``additional_kwargs["cached_tokens"]``). Needs
+    ``send_reasoning=True`` (alias ``send_reasoning_content``) and a model that supports
+    it (not glm-4.5-air).
+
     Thinking budget: the reasoning counts against ``max_tokens``. An answer whose
     thinking used it all (``finish_reason="length"``, reasoning, no text and no tool
     call) has ``additional_kwargs["thinking_exhausted_budget"] = True`` (streams: the
@@ -245,10 +256,17 @@ class PowerTokens(FunctionCallingLLM):
         description='Reasoning: True/False, "enabled"/"disabled" or {"type": ...}; '
         "None: the model's default (on for glm-5-turbo, glm-5, glm-4.7, glm-4.7-flash).",
     )
-    send_reasoning_content: bool = Field(
+    send_reasoning: bool = Field(
         default=True,
         description="Send an assistant turn's ThinkingBlock back as reasoning_content "
-        "(interleaved thinking with tools).",
+        "(interleaved thinking with tools); alias: send_reasoning_content.",
+    )
+    preserve_thinking: bool = Field(
+        default=False,
+        description="Preserved thinking: send thinking.clear_thinking: false, so the model "
+        "keeps earlier turns' reasoning (GLM-5 and GLM-4.7 families; other models are "
+        "refused). Every assistant turn's ThinkingBlock is sent back exactly as it came "
+        "(needs send_reasoning=True); raises prompt-cache hits. Also a per-call keyword.",
     )
     timeout: float | Timeout | None = Field(
         default=None,
@@ -404,6 +422,16 @@ class PowerTokens(FunctionCallingLLM):
     def max_completion_tokens(self, value: int | None) -> None:
         self.max_tokens = value
 
+    @property
+    def send_reasoning_content(self) -> bool:
+        """Alias of ``send_reasoning`` (this adapter's earlier name; LangChain's
+        ``ChatPowerTokens`` has the same ``send_reasoning``); settable."""
+        return self.send_reasoning
+
+    @send_reasoning_content.setter
+    def send_reasoning_content(self, value: bool) -> None:
+        self.send_reasoning = value
+
     # -- derived state, cached per settings -------------------------------------------
     # Each cache holds the settings it was built from and is rebuilt when they differ,
     # however they changed (assignment, ``model_copy(update=...)``, a copy): one tuple
@@ -426,6 +454,8 @@ class PowerTokens(FunctionCallingLLM):
             thinking=self.thinking,
             additional_kwargs=self.additional_kwargs,
             fallback_models=self.fallback_models,
+            preserve_thinking=self.preserve_thinking,
+            send_reasoning=self.send_reasoning,
         )
         private["_defaults"] = _Cached(_snapshot(key), built)
         return built
@@ -540,12 +570,12 @@ class PowerTokens(FunctionCallingLLM):
     # -- building a call --------------------------------------------------------------
 
     def _chat_call(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Call:
-        call = merge_call(self._settings(), kwargs)
-        call.messages = to_wire_messages(messages, send_reasoning=self.send_reasoning_content)
+        call = merge_call(self._settings(), kwargs, send_reasoning=self.send_reasoning)
+        call.messages = to_wire_messages(messages, send_reasoning=self.send_reasoning)
         return call
 
     def _prompt_call(self, prompt: str, kwargs: dict[str, Any]) -> Call:
-        call = merge_call(self._settings(), kwargs)
+        call = merge_call(self._settings(), kwargs, send_reasoning=self.send_reasoning)
         call.messages = [{"role": "user", "content": prompt}]
         return call
 

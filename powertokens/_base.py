@@ -29,7 +29,7 @@ from ._exceptions import (
 )
 from ._models import ChatCompletionRequest
 from ._pools import ConcurrencyLimit, make_limit
-from ._request import MessageLike, Prepared, build, encode_body
+from ._request import MessageLike, Prepared, build, check_preserve_thinking, encode_body
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 
@@ -95,9 +95,12 @@ class BaseClient:
         own_pools: bool = True,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool = False,
     ) -> None:
         # Models to try in order when the one asked for stays overloaded (1312).
         self.fallback_models = check_fallback_models(fallback_models)
+        # Send thinking.clear_thinking: false on every call (per call: preserve_thinking=).
+        self.preserve_thinking = check_preserve_thinking(preserve_thinking)
         if (
             isinstance(max_event_bytes, bool)
             or not isinstance(max_event_bytes, int)
@@ -153,6 +156,7 @@ class BaseClient:
         max_concurrent_requests: int | ConcurrencyLimit | None = _UNSET,
         max_event_bytes: int = _UNSET,
         fallback_models: Sequence[str] | None = _UNSET,
+        preserve_thinking: bool = _UNSET,
     ) -> Self:
         """A client with some settings changed that shares this one's connection pools
         (and its concurrency limit, unless that changes). Closing either closes the pools
@@ -170,6 +174,9 @@ class BaseClient:
             own_pools=self._own_pools,
             max_event_bytes=self.max_event_bytes if max_event_bytes is _UNSET else max_event_bytes,
             fallback_models=self.fallback_models if fallback_models is _UNSET else fallback_models,
+            preserve_thinking=(
+                self.preserve_thinking if preserve_thinking is _UNSET else preserve_thinking
+            ),
         )
         if keep:
             new._limit = self._limit
@@ -185,8 +192,14 @@ class BaseClient:
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool | None = None,
     ) -> Prepared:
-        body, stops = build(messages, params, stream=stream)
+        preserve = (
+            self.preserve_thinking
+            if preserve_thinking is None
+            else check_preserve_thinking(preserve_thinking)
+        )
+        body, stops = build(messages, params, stream=stream, preserve=preserve)
         if not self._api_key:
             raise RequestValidationError(
                 "api_key", "required: pass api_key=... or set POWERTOKENS_API_KEY", None
@@ -220,7 +233,7 @@ class BaseClient:
             else check_fallback_models(fallback_models)
         )
         if chain:
-            return _with_fallbacks(prepared, chain, messages, params, stream)
+            return _with_fallbacks(prepared, chain, messages, params, stream, preserve)
         return prepared
 
     def _no_slot(self, prepared: Prepared) -> PoolTimeoutError:
@@ -276,6 +289,7 @@ def _with_fallbacks(
     messages: Messages,
     params: Mapping[str, Any],
     stream: bool,
+    preserve: bool = False,
 ) -> Prepared:
     """``prepared`` with the same request built for each fallback model, checked now
     against that model's limits (e.g. ``max_tokens``): a request one of them would
@@ -285,7 +299,9 @@ def _with_fallbacks(
     links: list[Prepared] = []
     for name in models:
         try:
-            body, stops = build(messages, {**params, "model": name}, stream=stream)
+            body, stops = build(
+                messages, {**params, "model": name}, stream=stream, preserve=preserve
+            )
         except RequestValidationError as error:
             raise RequestValidationError(
                 error.field, f"{error.limit} (for {name}, in fallback_models)", error.value

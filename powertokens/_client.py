@@ -66,6 +66,7 @@ class PowerTokens(BaseClient):
         max_concurrent_requests: int | ConcurrencyLimit | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -77,6 +78,7 @@ class PowerTokens(BaseClient):
             own_pools=http_client is None,
             max_event_bytes=max_event_bytes,
             fallback_models=fallback_models,
+            preserve_thinking=preserve_thinking,
         )
         self._pool = SyncPool(http_client)
 
@@ -87,6 +89,7 @@ class PowerTokens(BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool | None = None,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
         """Send one chat completion and return the answer (retries: ``docs/wire.md``).
@@ -96,6 +99,11 @@ class PowerTokens(BaseClient):
         1312) after its retries; only an overload falls back. The answer's
         ``fallback_from`` lists the overloaded models; when all were,
         :class:`~powertokens.ModelOverloadedError` names them in ``models_tried``.
+
+        ``preserve_thinking`` (default: the client's) sends ``thinking.clear_thinking:
+        false``: the model keeps the reasoning of earlier assistant turns, which must
+        then come back complete, unmodified and in order as each assistant message's
+        ``reasoning_content`` (``docs/wire.md``, "Thinking").
         """
         prepared = self._prepare(
             messages,
@@ -104,6 +112,7 @@ class PowerTokens(BaseClient):
             extra_headers=extra_headers,
             timeout=timeout,
             fallback_models=fallback_models,
+            preserve_thinking=preserve_thinking,
         )
         deadline = None if prepared.total is None else Deadline(prepared.total)
         retries = 0
@@ -138,6 +147,7 @@ class PowerTokens(BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool | None = None,
         **params: Unpack[ChatParams],
     ) -> Stream:
         """Start a streamed chat completion. The request is checked now and sent when
@@ -149,6 +159,7 @@ class PowerTokens(BaseClient):
             extra_headers=extra_headers,
             timeout=timeout,
             fallback_models=fallback_models,
+            preserve_thinking=preserve_thinking,
         )
         return Stream(self, prepared)
 
@@ -231,6 +242,7 @@ class AsyncPowerTokens(BaseClient):
         max_concurrent_requests: int | ConcurrencyLimit | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -242,6 +254,7 @@ class AsyncPowerTokens(BaseClient):
             own_pools=http_client is None,
             max_event_bytes=max_event_bytes,
             fallback_models=fallback_models,
+            preserve_thinking=preserve_thinking,
         )
         self._pools = AsyncPools(http_client)
 
@@ -252,6 +265,7 @@ class AsyncPowerTokens(BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool | None = None,
         **params: Unpack[ChatParams],
     ) -> ChatCompletion:
         """Send one chat completion and return the answer (retries: ``docs/wire.md``).
@@ -261,6 +275,11 @@ class AsyncPowerTokens(BaseClient):
         1312) after its retries; only an overload falls back. The answer's
         ``fallback_from`` lists the overloaded models; when all were,
         :class:`~powertokens.ModelOverloadedError` names them in ``models_tried``.
+
+        ``preserve_thinking`` (default: the client's) sends ``thinking.clear_thinking:
+        false``: the model keeps the reasoning of earlier assistant turns, which must
+        then come back complete, unmodified and in order as each assistant message's
+        ``reasoning_content`` (``docs/wire.md``, "Thinking").
         """
         prepared = self._prepare(
             messages,
@@ -269,6 +288,7 @@ class AsyncPowerTokens(BaseClient):
             extra_headers=extra_headers,
             timeout=timeout,
             fallback_models=fallback_models,
+            preserve_thinking=preserve_thinking,
         )
         deadline = None if prepared.total is None else Deadline(prepared.total)
         retries = 0
@@ -307,6 +327,7 @@ class AsyncPowerTokens(BaseClient):
         extra_headers: Mapping[str, str] | None = None,
         timeout: TimeoutLike = None,
         fallback_models: Sequence[str] | None = None,
+        preserve_thinking: bool | None = None,
         **params: Unpack[ChatParams],
     ) -> AsyncStream:
         """Start a streamed chat completion (checked now, sent on first iteration);
@@ -318,6 +339,7 @@ class AsyncPowerTokens(BaseClient):
             extra_headers=extra_headers,
             timeout=timeout,
             fallback_models=fallback_models,
+            preserve_thinking=preserve_thinking,
         )
         return AsyncStream(self, prepared)
 

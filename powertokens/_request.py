@@ -49,6 +49,7 @@ __all__ = [
     "Prepared",
     "ToolChoice",
     "build_body",
+    "check_preserve_thinking",
     "normalize_thinking",
     "resolve_tool_choice",
     "tool_hint",
@@ -264,13 +265,67 @@ def normalize_thinking(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
+def check_preserve_thinking(value: Any) -> bool:
+    """``preserve_thinking`` as a bool (None: off); raises RequestValidationError."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _fail("preserve_thinking", "must be True, False or None", value)
+    return value
+
+
+def apply_preserve_thinking(body: dict[str, Any]) -> None:
+    """Turn on preserved thinking in ``body``, in place: ``thinking.clear_thinking`` is
+    set to false, next to the turn's own ``thinking.type`` (``docs/wire.md``,
+    "Thinking"). Turn-level thinking still applies: a turn with thinking off keeps the
+    earlier turns' reasoning in context too, so ``{"type": "disabled",
+    "clear_thinking": false}`` is sent as is. Without a ``thinking`` field the type is
+    the model's default ("enabled" unless the catalog says "disabled").
+
+    Raises :class:`RequestValidationError` when the request also asks for
+    ``clear_thinking: true``, or when the model catalog does not list the model as
+    supporting preserved thinking (names the catalog has not heard of included: register
+    them with ``supports_preserved_thinking=True``).
+    """
+    model = body["model"]
+    info = model_info(model) if isinstance(model, str) else None
+    if info is None or not info.supports_preserved_thinking:
+        why = (
+            "its model catalog entry has supports_preserved_thinking=False"
+            if info is not None and info.known
+            else "it is not in the model catalog"
+        )
+        raise _fail(
+            "preserve_thinking",
+            f"model {model!r} does not support preserved thinking ({why}; for a model "
+            "that does, register it: powertokens.register_model(ModelInfo(..., "
+            "supports_preserved_thinking=True), replace=True))",
+            True,
+        )
+    thinking = body.get("thinking")
+    if thinking is None:
+        thinking = {"type": "disabled" if info.thinking_default == "disabled" else "enabled"}
+    elif not isinstance(thinking, Mapping):
+        _validate_thinking(thinking)  # raises, naming the field
+    if thinking.get("clear_thinking") is True:
+        raise _fail(
+            "thinking.clear_thinking",
+            "must not be true with preserve_thinking=True (preserved thinking sends "
+            "clear_thinking: false); drop one of the two",
+            True,
+        )
+    body["thinking"] = {**thinking, "clear_thinking": False}
+
+
 def build(
     messages: Sequence[MessageLike] | ChatCompletionRequest,
     params: Mapping[str, Any],
     *,
     stream: bool,
+    preserve: bool = False,
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The validated body and the stop sequences to enforce on its answer."""
+    """The validated body and the stop sequences to enforce on its answer;
+    ``preserve``: ``preserve_thinking`` (see :func:`apply_preserve_thinking`)."""
     if isinstance(messages, ChatCompletionRequest):
         body = messages.to_wire()
     else:
@@ -316,6 +371,8 @@ def build(
         if not isinstance(extra, Mapping):
             raise _fail("extra_body", "must be a dict of extra fields", extra)
         body.update(extra)
+    if preserve:
+        apply_preserve_thinking(body)
     validate_request(body)
     return body, stops
 
@@ -325,12 +382,15 @@ def build_body(
     params: Mapping[str, Any],
     *,
     stream: bool = False,
+    preserve_thinking: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body ``chat()``/``stream()`` would send for ``messages`` and ``params``.
+    """The JSON body ``chat()``/``stream()`` would send for ``messages`` and ``params``
+    (``preserve_thinking``: as the keyword of ``chat()``).
 
     Raises :class:`RequestValidationError` for anything the API would refuse.
     """
-    return build(messages, params, stream=stream)[0]
+    preserve = check_preserve_thinking(preserve_thinking)
+    return build(messages, params, stream=stream, preserve=preserve)[0]
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
@@ -540,6 +600,7 @@ def validate_params(
     base_url: str | None = None,
     timeout: Timeout | httpx.Timeout | float | None = None,
     max_retries: int | None = None,
+    preserve_thinking: bool | None = None,
 ) -> None:
     """Check settings on their own, with the rules ``chat()`` applies to a request.
 
@@ -570,6 +631,8 @@ def validate_params(
         isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
     ):
         raise _fail("max_retries", "must be an integer >= 0", max_retries)
+    if check_preserve_thinking(preserve_thinking):
+        apply_preserve_thinking({"model": name, "thinking": normalize_thinking(thinking)})
 
 
 def validate_request(body: Mapping[str, Any]) -> None:

@@ -23,7 +23,7 @@ from powertokens._catalog import KNOWN_MODELS
 
 from .connection import HttpRequest, Responder
 from .faults import Fault, FaultSpecError, parse_fault, take_marker
-from .model import generate, prompt_tokens
+from .model import effective_messages, generate, prompt_tokens, reply_message
 from .playback import JSON_TYPE, send_json, send_stream
 from .state import EmulatorState, RecordedRequest, new_request_id
 from .validation import parse_body, validate
@@ -200,9 +200,12 @@ class _Chat:
         await self.answer(body, fault, stream)
 
     async def answer(self, body: dict[str, Any], fault: Fault | None, stream: bool) -> None:
-        cached = self.state.cache.lookup_and_store(body["model"], body["messages"])
+        # The cache sees the effective prompt: earlier reasoning cleared unless preserved.
+        seen = effective_messages(body)
+        cached = self.state.cache.lookup(body["model"], seen)
         finish = fault.finish_reason if fault is not None and fault.kind == "finish" else None
         reply = generate(body, cached_messages=cached, seed=self.state.seed, finish_override=finish)
+        self.state.cache.store(body["model"], seen, reply_message(reply))
         meta = ReplyMeta(f"chatcmpl_{self.request_id}", int(time.time()), body["model"])
         if not stream:
             await send_json(self.out, self.headers, reply, meta)

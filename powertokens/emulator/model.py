@@ -18,10 +18,15 @@ default (docs/wire.md "Models"); glm-4.5-air ("dynamic") thinks when the last us
 has a "?" or more than 12 words. Reasoning is one or two sentences about the plan.
 
 ``stop`` cuts the content before the stop sequence; ``max_tokens`` cuts the content to that
-many tokens (finish ``length``). Usage: prompt = tokens of every message text + 4 per
-message (+ tool-call arguments, + 85 per image) + tokens of the tool schemas; completion =
-reasoning + content + tool-argument tokens; ``cached_tokens`` = prompt tokens of the first
-``cached_messages`` messages, rounded down to a multiple of 16.
+many tokens (finish ``length``). Usage is counted on the *effective* prompt
+(:func:`effective_messages`): the messages as the model sees them, where the reasoning
+of assistant turns before the last user message is dropped unless the request sends
+``thinking.clear_thinking: false`` (preserved thinking; the current tool loop's
+reasoning, after the last user message, is always kept). Prompt = tokens of every
+message text and kept ``reasoning_content`` + 4 per message (+ tool-call arguments,
++ 85 per image) + tokens of the tool schemas; completion = reasoning + content +
+tool-argument tokens; ``cached_tokens`` = prompt tokens of the first
+``cached_messages`` effective messages, rounded down to a multiple of 16.
 """
 
 from __future__ import annotations
@@ -50,9 +55,11 @@ __all__ = [
     "Reply",
     "ToolCall",
     "Usage",
+    "effective_messages",
     "generate",
     "message_tokens",
     "prompt_tokens",
+    "reply_message",
     "thinking_enabled",
 ]
 
@@ -117,8 +124,12 @@ def _image_count(message: dict[str, Any]) -> int:
 
 
 def message_tokens(message: dict[str, Any]) -> int:
-    """Prompt tokens one message costs."""
+    """Prompt tokens one message costs (its ``reasoning_content`` included: pass the
+    effective messages, :func:`effective_messages`)."""
     tokens = count_tokens(message_text(message)) + _PER_MESSAGE
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        tokens += count_tokens(reasoning)
     tokens += _PER_IMAGE * _image_count(message)
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None
@@ -130,9 +141,45 @@ def message_tokens(message: dict[str, Any]) -> int:
     return tokens
 
 
+def effective_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages as the model sees them (``docs/wire.md``, "Thinking").
+
+    With ``thinking.clear_thinking: false`` (preserved thinking) every assistant turn
+    keeps its ``reasoning_content``. Otherwise the reasoning of the assistant turns
+    before the last user message is dropped; the turns after it (the current tool
+    loop: interleaved thinking) keep theirs. A new list; the request is not changed.
+    """
+    messages: list[dict[str, Any]] = request["messages"]
+    thinking = request.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("clear_thinking") is False:
+        return list(messages)
+    last_user = next(
+        (i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), 0
+    )
+    return [
+        {k: v for k, v in m.items() if k != "reasoning_content"}
+        if i < last_user and m.get("role") == "assistant" and "reasoning_content" in m
+        else m
+        for i, m in enumerate(messages)
+    ]
+
+
+def reply_message(reply: Reply) -> dict[str, Any]:
+    """The assistant turn a client sends back for ``reply`` (for the prompt cache)."""
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.reasoning:
+        message["reasoning_content"] = reply.reasoning
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
+        ]
+    return message
+
+
 def prompt_tokens(request: dict[str, Any]) -> int:
-    """Prompt tokens of a whole request (messages and tool schemas)."""
-    total = sum(message_tokens(m) for m in request["messages"])
+    """Prompt tokens of a whole request (its effective messages and tool schemas)."""
+    total = sum(message_tokens(m) for m in effective_messages(request))
     tools = request.get("tools")
     if tools:
         total += count_tokens(json.dumps(tools, ensure_ascii=False))
@@ -258,7 +305,7 @@ def generate(
         reasoning_tokens + count_tokens(content) + sum(count_tokens(c.arguments) for c in calls)
     )
     prompt = prompt_tokens(request)
-    cached = sum(message_tokens(m) for m in messages[:cached_messages])
+    cached = sum(message_tokens(m) for m in effective_messages(request)[:cached_messages])
     cached = min(cached, prompt) // _CACHE_BLOCK * _CACHE_BLOCK
     return Reply(
         reasoning=reasoning,

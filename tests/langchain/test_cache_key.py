@@ -172,6 +172,7 @@ CHANGED: dict[str, Any] = {
     "model_kwargs": {"user_id": "u"},
     "extra_body": {"user_id": "u"},
     "send_reasoning": False,
+    "preserve_thinking": True,  # sends thinking.clear_thinking: false
     "nudge_tool_choice": False,
 }
 
