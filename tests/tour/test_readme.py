@@ -217,7 +217,7 @@ def test_the_link_check_sees_links_and_anchors() -> None:
     targets = {target for path, target in _links() if path.name == "README.md"}
     assert "docs/index.md" in targets
     assert "quickstart-the-core-client" in _anchors(README)
-    assert "models-fallback-and-the-thinking-budget" in _anchors(page("models.md"))
+    assert "preserved-thinking" in _anchors(page("models.md"))
 
 
 @pytest.mark.parametrize(
