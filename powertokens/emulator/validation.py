@@ -1,6 +1,6 @@
 """Request checks, answered the way the service answers them, before anything is generated.
 
-Order and forms (docs/wire.md, "Request fields" and "Errors"):
+Order and forms (docs/wire.md, "Request" and "Errors"):
 
 - a body that is not a JSON object: gateway 400, code ``invalid_request``; so is a body
   that is not UTF-8 or not JSON (``NaN``/``Infinity`` included), one nested deeper than
