@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,28 +44,39 @@ def _error(response: httpx.Response) -> dict[str, Any]:
 def test_eight_31_mb_requests_stay_within_the_log_budget() -> None:
     content = "a" * (31 * 1000 * 1000)
     body = _body(content)
-    with Emulator() as emu, httpx.Client(base_url=emu.url, headers=JSON, timeout=60) as client:
-        for _ in range(8):
-            response = client.post("/chat/completions", content=body)
-            assert response.status_code in (200, 400)
-        records = emu.requests
-        # Every request is still listed, each shortened and saying so.
-        assert len(records) == 8
-        kept = sum(len(json.dumps(r.json)) for r in records)
-        assert kept < 64 * MiB, f"the log holds {kept / MiB:.0f} MiB of bodies"
-        assert emu.log_bytes <= 64 * MiB
-        for record in records:
-            assert record.truncated is True
-            assert record.body_size == len(body)
-            assert record.json["model"] == "glm-5"
-            text = record.json["messages"][0]["content"]
-            assert text.startswith("aaaa")
-            assert text.endswith(
-                f"...[truncated {len(content) - 1024} of {len(content)} characters]"
-            )
-        # The admin endpoint serves the shortened form too.
-        sent = client.get(f"http://{emu.host}:{emu.port}/_emulator/requests").json()
-        assert [r["truncated"] for r in sent["requests"]] == [True] * 8
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        with Emulator() as emu:
+            with httpx.Client(base_url=emu.url, headers=JSON, timeout=60) as client:
+                for _ in range(8):
+                    response = client.post("/chat/completions", content=body)
+                    assert response.status_code in (200, 400)
+                # The admin endpoint serves the shortened form.
+                sent = client.get(f"http://{emu.host}:{emu.port}/_emulator/requests").json()
+            assert emu.wait_until(lambda e: e.open_connections == 0)
+            # Python objects allocated since the first request (not RSS, which the
+            # allocator decides): the log's shortened records, no request body.
+            held = tracemalloc.get_traced_memory()[0]
+            assert held < 16 * MiB, f"{held / MiB:.0f} MiB still held after eight 31 MB requests"
+            records = emu.requests
+            assert emu.log_bytes <= 64 * MiB
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    # Every request is still listed, each shortened and saying so.
+    assert len(records) == 8
+    kept = sum(len(json.dumps(r.json)) for r in records)
+    assert kept < 64 * MiB, f"the log holds {kept / MiB:.0f} MiB of bodies"
+    for record in records:
+        assert record.truncated is True
+        assert record.body_size == len(body)
+        assert record.json["model"] == "glm-5"
+        text = record.json["messages"][0]["content"]
+        assert text.startswith("aaaa")
+        assert text.endswith(f"...[truncated {len(content) - 1024} of {len(content)} characters]")
+    assert [r["truncated"] for r in sent["requests"]] == [True] * 8
 
 
 def test_the_log_drops_the_oldest_bodies_past_its_budget() -> None:
