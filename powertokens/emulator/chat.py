@@ -21,9 +21,9 @@ from typing import Any
 
 from powertokens._catalog import KNOWN_MODELS
 
-from .connection import HttpRequest, Responder
+from .connection import HttpRequest, Responder, off_loop
 from .faults import Fault, FaultSpecError, parse_fault, take_marker
-from .model import effective_messages, generate, prompt_tokens, reply_message
+from .model import Reply, effective_messages, generate, prompt_tokens, reply_message
 from .playback import JSON_TYPE, send_json, send_stream
 from .state import EmulatorState, RecordedRequest, new_request_id
 from .validation import parse_body, validate
@@ -106,6 +106,7 @@ class _Chat:
             self.body,
             self.request_id,
             stream=stream,
+            body_size=len(request.body),
         )
         out.stream_request = stream
         out.on_status = self._set_status
@@ -188,9 +189,7 @@ class _Chat:
             await self.error(self.body_error)
             return
         body = self.body
-        problem = validate(body)
-        if problem is None and prompt_tokens(body) > KNOWN_MODELS[body["model"]].context_window:
-            problem = upstream_error("1261")
+        problem = await off_loop(len(self.request.body), self.check, body)
         if problem is not None:
             await self.error(problem)
             return
@@ -199,13 +198,26 @@ class _Chat:
             return
         await self.answer(body, fault, stream)
 
-    async def answer(self, body: dict[str, Any], fault: Fault | None, stream: bool) -> None:
-        # The cache sees the effective prompt: earlier reasoning cleared unless preserved.
+    @staticmethod
+    def check(body: dict[str, Any]) -> ApiError | None:
+        """Validation, then the model's own prompt count against the context window."""
+        problem = validate(body)
+        if problem is None and prompt_tokens(body) > KNOWN_MODELS[body["model"]].context_window:
+            problem = upstream_error("1261")
+        return problem
+
+    def reply(self, body: dict[str, Any], fault: Fault | None) -> Reply:
+        """The prompt cache (on the effective prompt: earlier reasoning cleared unless
+        preserved), then the model."""
         seen = effective_messages(body)
         cached = self.state.cache.lookup(body["model"], seen)
         finish = fault.finish_reason if fault is not None and fault.kind == "finish" else None
         reply = generate(body, cached_messages=cached, seed=self.state.seed, finish_override=finish)
         self.state.cache.store(body["model"], seen, reply_message(reply))
+        return reply
+
+    async def answer(self, body: dict[str, Any], fault: Fault | None, stream: bool) -> None:
+        reply = await off_loop(len(self.request.body), self.reply, body, fault)
         meta = ReplyMeta(f"chatcmpl_{self.request_id}", int(time.time()), body["model"])
         if not stream:
             await send_json(self.out, self.headers, reply, meta)
@@ -225,9 +237,10 @@ class _Chat:
 
 
 async def handle_chat(request: HttpRequest, out: Responder, state: EmulatorState) -> None:
-    """Serve one chat completion request."""
-    chat = _Chat(request, out, state)
-    state.record(chat.record)
+    """Serve one chat completion request (a large body is decoded on a worker thread)."""
+    size = len(request.body)
+    chat = await off_loop(size, _Chat, request, out, state)
+    await off_loop(size, state.record, chat.record)
     auth = _auth_error(request, state)
     if auth is not None:
         await chat.error(auth)

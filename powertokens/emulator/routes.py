@@ -88,7 +88,7 @@ class Router:
                 raise FaultSpecError('expected {"faults": ["<spec>", ...]}')
             for spec in specs:
                 parse_fault(spec)
-        except (ValueError, FaultSpecError) as exc:
+        except (ValueError, RecursionError, FaultSpecError) as exc:
             error = {
                 "error": {
                     "message": str(exc),

@@ -18,12 +18,13 @@ from types import TracebackType
 from .connection import HttpConnection
 from .faults import Fault
 from .routes import Router
-from .state import EmulatorState, RecordedRequest
+from .state import LOG_BUDGET, EmulatorState, RecordedRequest
 
-__all__ = ["Emulator"]
+__all__ = ["IDLE_TIMEOUT", "Emulator"]
 
 _BACKLOG = 4096
 _JOIN_TIMEOUT = 10.0
+IDLE_TIMEOUT = 30.0
 
 
 class _Server:
@@ -50,7 +51,10 @@ class _Server:
         self._tasks.add(task)
         self._state.bump("open_connections")
         try:
-            await HttpConnection(reader, writer, self._router, self._disconnected).run()
+            connection = HttpConnection(
+                reader, writer, self._router, self._disconnected, self._state.idle_timeout
+            )
+            await connection.run()
         except asyncio.CancelledError:
             # stop() cancels connections. End the task normally: asyncio 3.10/3.11 log a
             # cancelled client_connected_cb task as an "unhandled exception".
@@ -74,7 +78,40 @@ class _Server:
 
 
 class Emulator:
-    """A local PowerTokens service for tests, demos and CI (see the package docstring)."""
+    """A local PowerTokens service for tests, demos and CI (see the package docstring).
+
+    Hardened for running unattended in CI, with bounded memory and no stalls:
+
+    - **Memory bounded by size.** The request log (``requests``) keeps the last 10,000
+      chat requests and at most ``log_budget`` bytes of their bodies (64 MiB by default,
+      counted as received; ``log_bytes`` is the running total), dropping the oldest
+      first. A body over a quarter of the budget is logged shortened: each string over
+      1,024 characters keeps its start and ends in ``...[truncated N of M characters]``,
+      and the record has ``truncated=True`` and ``body_size`` (bytes received). A body
+      over 64 MiB is refused with 413. Nothing else keeps a body once it is answered, and
+      after one over 1 MiB freed memory is handed back to the system (glibc's
+      ``malloc_trim``), so eight 31 MB requests leave the process about as large as before.
+    - **A large body does not block other connections.** Decoding, checking and answering
+      a body over 64 KiB run on a worker thread, so a health check or another client is
+      answered meanwhile.
+    - **Idle timeout.** A connection that sends nothing for ``idle_timeout`` seconds
+      (30 by default; None turns it off) while a request is awaited is closed: with a 408
+      when part of a request had arrived (a slowloris client), silently when idle between
+      keep-alive requests. A client waiting for a response is never timed out.
+    - **Malformed bodies get the service's 400.** Invalid UTF-8 or JSON (``NaN`` too), a
+      JSON value that is not an object, nesting deeper than 128 levels, more than 500,000
+      objects and arrays, or an integer of more than 4,300 digits: gateway 400
+      ``invalid_request`` (never a 500, which clients retry). A lone surrogate escape
+      (``"\\ud800"``) becomes U+FFFD. Out-of-range fields (``"max_tokens": 1e400``) get
+      ``1214`` like any bad value.
+    - **Prompt size counted.** A prompt over the model's context window gets 400 ``1261``.
+      Besides the model's own count (``usage.prompt_tokens``), the prompt is counted by size:
+      at least one token per 12 characters, and one per started 8 characters of a run of
+      more than 12 non-space characters, so a 50 MB one-word prompt is over every window.
+
+    Raises ValueError for an ``idle_timeout`` that is not a positive number or None, or a
+    negative ``log_budget``.
+    """
 
     def __init__(
         self,
@@ -86,7 +123,13 @@ class Emulator:
         seed: int = 0,
         *,
         chunk_delay: float = 0.0,
+        idle_timeout: float | None = IDLE_TIMEOUT,
+        log_budget: int = LOG_BUDGET,
     ) -> None:
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be > 0 seconds or None, got {idle_timeout!r}")
+        if log_budget < 0:
+            raise ValueError(f"log_budget must be >= 0 bytes, got {log_budget!r}")
         self.host = host
         self._port = port
         self._state = EmulatorState(
@@ -95,6 +138,8 @@ class Emulator:
             tool_stream=tool_stream,
             seed=seed,
             chunk_delay=chunk_delay,
+            idle_timeout=idle_timeout,
+            log_budget=log_budget,
         )
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -136,6 +181,7 @@ class Emulator:
             loop.run_until_complete(self._serve(sock, ready, failure))
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     async def _serve(
@@ -200,6 +246,12 @@ class Emulator:
     def requests(self) -> list[RecordedRequest]:
         """The chat requests received since the last reset (a copy)."""
         return self._state.requests()
+
+    @property
+    def log_bytes(self) -> int:
+        """Bytes the request log holds: bodies as received (shortened ones as kept), plus
+        a little per record; at most about ``log_budget``."""
+        return self._state.log_bytes()
 
     @property
     def request_count(self) -> int:

@@ -2,6 +2,11 @@
 
 The event loop thread writes it; the test thread reads it and pushes faults, so every
 access holds one lock.
+
+The request log is bounded by size: it keeps the last 10,000 requests and at most
+:data:`LOG_BUDGET` bytes of their bodies (counted as received), dropping the oldest
+first. A body larger than a quarter of the budget is logged shortened (its long strings
+cut, see :func:`shorten`) with ``truncated=True``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,23 @@ from typing import Any
 from .cache import PromptCache
 from .faults import Fault, parse_fault
 
-__all__ = ["REDACTED", "EmulatorState", "RecordedRequest", "new_request_id"]
+__all__ = [
+    "LOG_BUDGET",
+    "REDACTED",
+    "EmulatorState",
+    "RecordedRequest",
+    "new_request_id",
+    "shorten",
+]
 
 REDACTED = "[REDACTED]"
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
 _LOG_LIMIT = 10_000
+LOG_BUDGET = 64 * 1024 * 1024
+"""Bytes of request bodies the request log keeps, by default."""
+_KEPT_CHARS = 1024
+_ITEM_BYTES = 16
+_RECORD_BYTES = 512
 _ids = itertools.count(1)
 
 
@@ -46,6 +63,12 @@ class RecordedRequest:
     status: int | None = None
     """The response status, once sent (None when the connection was cut first)."""
     stream: bool = False
+    body_size: int = 0
+    """Bytes of the request body as received."""
+    truncated: bool = False
+    """True when :attr:`json` was shortened to keep the log within its byte budget: each
+    string over 1,024 characters keeps its start and ends in ``...[truncated N of M
+    characters]`` (``json`` is None when even that is too large)."""
 
     def __getitem__(self, key: str) -> Any:
         if key not in {f.name for f in fields(self)}:
@@ -69,6 +92,34 @@ class RecordedRequest:
         return {k: (REDACTED if k in _SECRET_HEADERS else v) for k, v in headers}
 
 
+def _cut(text: str) -> str:
+    if len(text) <= _KEPT_CHARS:
+        return text
+    cut = len(text) - _KEPT_CHARS
+    return f"{text[:_KEPT_CHARS]}...[truncated {cut} of {len(text)} characters]"
+
+
+def shorten(value: Any) -> tuple[Any, int]:
+    """A copy of a decoded JSON ``value`` with every string cut to 1,024 characters (and a
+    marker saying how much was cut), and the approximate bytes the copy holds."""
+    size = 0
+
+    def walk(node: Any) -> Any:
+        nonlocal size
+        size += _ITEM_BYTES
+        if isinstance(node, str):
+            node = _cut(node)
+            size += len(node)
+            return node
+        if isinstance(node, dict):
+            return {_cut(k): walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value), size
+
+
 @dataclass
 class _Counters:
     request_count: int = 0
@@ -88,8 +139,12 @@ class EmulatorState:
         tool_stream: bool = False,
         seed: int = 0,
         chunk_delay: float = 0.0,
+        idle_timeout: float | None = None,
+        log_budget: int = LOG_BUDGET,
     ) -> None:
         self.api_keys = frozenset(api_keys) if api_keys is not None else None
+        self.idle_timeout = idle_timeout
+        self.log_budget = log_budget
         self.max_concurrency = max_concurrency
         self.tool_stream = tool_stream
         self.seed = seed
@@ -99,7 +154,8 @@ class EmulatorState:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._faults: deque[Fault] = deque()
-        self._log: deque[RecordedRequest] = deque(maxlen=_LOG_LIMIT)
+        self._log: deque[tuple[RecordedRequest, int]] = deque()
+        self._log_bytes = 0
         self._counters = _Counters()
 
     # faults
@@ -124,16 +180,37 @@ class EmulatorState:
 
     # log
     def record(self, request: RecordedRequest) -> None:
-        """Log a chat request and count it."""
+        """Log a chat request and count it, within the log's byte budget.
+
+        A body over a quarter of the budget is logged shortened (CPU work proportional to
+        its objects: call it off the event loop for a large body).
+        """
+        size = request.body_size if request.json is not None else 0
+        if size > self.log_budget // 4:
+            request.json, size = shorten(request.json)
+            request.truncated = True
+            if size > self.log_budget // 4:
+                request.json, size = None, 0
+        size += _RECORD_BYTES
         with self._lock:
-            self._log.append(request)
+            self._log.append((request, size))
+            self._log_bytes += size
+            while len(self._log) > _LOG_LIMIT or (
+                self._log_bytes > self.log_budget and len(self._log) > 1
+            ):
+                self._log_bytes -= self._log.popleft()[1]
             self._counters.request_count += 1
             self._changed.notify_all()
 
     def requests(self) -> list[RecordedRequest]:
-        """A copy of the request log, oldest first (the last 10,000)."""
+        """A copy of the request log, oldest first (see the module docstring for its bounds)."""
         with self._lock:
-            return list(self._log)
+            return [request for request, _ in self._log]
+
+    def log_bytes(self) -> int:
+        """The bytes the request log accounts for (bodies as received, plus a little per record)."""
+        with self._lock:
+            return self._log_bytes
 
     # counters
     def counter(self, name: str) -> int:
@@ -170,6 +247,7 @@ class EmulatorState:
         with self._lock:
             self._faults.clear()
             self._log.clear()
+            self._log_bytes = 0
             self.cache.clear()
             self._counters.request_count = 0
             self._counters.disconnects = 0

@@ -1,8 +1,13 @@
 """Request checks, answered the way the service answers them, before anything is generated.
 
-Order and forms (docs/wire.md "Request" and "Errors"):
+Order and forms (docs/wire.md, "Request" and "Errors"):
 
-- a body that is not a JSON object: gateway 400, code ``invalid_request``;
+- a body that is not a JSON object: gateway 400, code ``invalid_request``; so is a body
+  that is not UTF-8 or not JSON (``NaN``/``Infinity`` included), one nested deeper than
+  :data:`MAX_DEPTH` levels or holding more than :data:`MAX_CONTAINERS` objects and arrays,
+  and one with an integer of more than :data:`MAX_INT_DIGITS` digits (never a 500, which
+  clients retry). A lone UTF-16 surrogate escape (``"\\ud800"``) becomes U+FFFD, as the
+  gateway's decoder does;
 - ``model`` missing (``1213``) or not a string (``1214``): 400;
 - an unknown model: gateway 503 ``model_not_found`` (no channel serves it);
 - ``messages`` missing or empty (``1213``), or malformed (``1214``): role not one of
@@ -14,7 +19,12 @@ Order and forms (docs/wire.md "Request" and "Errors"):
   than one sequence (a bare string is accepted: the gateway converts it); ``tools`` not a
   list, more than 128, a type other than ``"function"`` or a name not matching
   ``^[A-Za-z0-9_-]{1,64}$``; ``tool_choice`` other than ``"auto"`` ("Tool choice must be
-  auto"); ``thinking`` not an object with type enabled/disabled: 400 ``1214``.
+  auto"); ``thinking`` not an object with type enabled/disabled: 400 ``1214``;
+- a prompt longer than the model's context window: 400 ``1261``. Counted here by size, so
+  that no text is too long to count: at least one token per 12 characters of the message
+  texts, tool-call arguments and tool schemas, and one per started 8 characters of a run of
+  more than 12 non-space characters (a long "word" such as base64 is not one token). The
+  model's own count (``usage.prompt_tokens``) is checked after this one.
 
 Unknown fields are ignored, as the gateway drops them. ``null`` counts as absent.
 """
@@ -22,16 +32,39 @@ Unknown fields are ignored, as the gateway drops them. ``null`` counts as absent
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from powertokens._catalog import KNOWN_MODELS
 
 from .wire import ApiError, code_message, gateway_error, upstream_error
 
-__all__ = ["MAX_TOOLS", "parse_body", "validate"]
+__all__ = [
+    "MAX_CONTAINERS",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_TOOLS",
+    "parse_body",
+    "prompt_size_tokens",
+    "validate",
+]
 
 MAX_TOOLS = 128
+MAX_DEPTH = 128
+"""Deepest nesting of objects and arrays a request body may have."""
+MAX_CONTAINERS = 500_000
+"""Most ``{`` and ``[`` characters a body may hold (decoding a million tiny arrays takes
+seconds of CPU that no other connection gets; a prompt holding that many brackets is
+over every context window anyway)."""
+MAX_INT_DIGITS = 4300
+"""Longest integer literal accepted (Python's own default limit, on every version)."""
+_CHARS_PER_TOKEN = 12
+_LONG_RUN = re.compile(r"\S{13,}")
+_LONG_RUN_CHARS_PER_TOKEN = 8
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ROLES = ("system", "user", "assistant", "tool")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SHOWN = 60
@@ -52,13 +85,70 @@ def _invalid(field: str, why: str) -> ApiError:
     )
 
 
+class _BodyError(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _BodyError(f"an integer has {len(text)} digits, more than {MAX_INT_DIGITS}")
+    return int(text)
+
+
+def _reject_constant(name: str) -> Any:
+    raise _BodyError(f"{name} is not valid JSON")
+
+
+def _fix_surrogates(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _check_tree(body: Any, surrogates: bool) -> Any:
+    """Refuse nesting deeper than MAX_DEPTH; replace lone surrogates when asked (in place)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _BodyError(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            if surrogates and any(_SURROGATE.search(k) for k in node):
+                fixed = {_fix_surrogates(k): v for k, v in node.items()}
+                node.clear()
+                node.update(fixed)
+            for key, value in node.items():
+                if isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+                elif surrogates and isinstance(value, str):
+                    node[key] = _fix_surrogates(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+                elif surrogates and isinstance(value, str):
+                    node[index] = _fix_surrogates(value)
+    return _fix_surrogates(body) if surrogates and isinstance(body, str) else body
+
+
 def parse_body(raw: bytes) -> tuple[dict[str, Any] | None, ApiError | None]:
-    """Decode the request body; a gateway 400 when it is not a JSON object."""
+    """Decode the request body; a gateway 400 when it is not a JSON object.
+
+    CPU-heavy for a large body (call it off the event loop); every malformed body gets
+    the 400, never an exception.
+    """
     try:
-        body = json.loads(raw.decode("utf-8"))
+        containers = raw.count(b"{") + raw.count(b"[")
+        if containers > MAX_CONTAINERS:
+            raise _BodyError(f"more than {MAX_CONTAINERS} objects and arrays")
+        text = raw.decode("utf-8")
+        body = json.loads(text, parse_int=_parse_int, parse_constant=_reject_constant)
+        if containers > MAX_DEPTH or _SURROGATE_ESCAPE.search(raw):
+            body = _check_tree(body, surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
     except UnicodeDecodeError as exc:
         return None, gateway_error("invalid_request", f"Invalid request body: not UTF-8 ({exc})")
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        message = f"Invalid request body: nested deeper than {MAX_DEPTH} levels"
+        return None, gateway_error("invalid_request", message)
+    except ValueError as exc:  # JSONDecodeError, _BodyError
         return None, gateway_error("invalid_request", f"Invalid request body: {exc}")
     if not isinstance(body, dict):
         kind = type(body).__name__
@@ -190,7 +280,7 @@ def _check_options(body: dict[str, Any], max_output: int) -> ApiError | None:
         if max_tokens > max_output:
             return _invalid(
                 "max_tokens",
-                f"{max_tokens} exceeds the model's limit of {max_output} output tokens",
+                f"{_show(max_tokens)} exceeds the model's limit of {max_output} output tokens",
             )
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str):
@@ -215,6 +305,45 @@ def _check_options(body: dict[str, Any], max_output: int) -> ApiError | None:
     return None
 
 
+def _prompt_strings(body: dict[str, Any]) -> Iterator[str]:
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            yield from (p["text"] for p in content if isinstance(p.get("text"), str))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                for value in (function.get("name"), function.get("arguments")):
+                    if isinstance(value, str):
+                        yield value
+    if body.get("tools"):
+        yield json.dumps(body["tools"], ensure_ascii=False)
+
+
+def prompt_size_tokens(body: dict[str, Any], limit: int) -> int:
+    """A lower bound of a validated request's prompt tokens, from the size of its texts.
+
+    One token per 12 characters, and one per started 8 characters of a run of more than
+    12 non-space characters. Stops scanning once the bound passes ``limit``: the cost is
+    a few passes over at most ``12 * limit`` characters, whatever the body.
+    """
+    texts = list(_prompt_strings(body))
+    chars = sum(len(t) for t in texts)
+    if chars > _CHARS_PER_TOKEN * limit:
+        return chars // _CHARS_PER_TOKEN
+    tokens = 0
+    for text in texts:
+        long_chars = 0
+        for match in _LONG_RUN.finditer(text):
+            size = match.end() - match.start()
+            long_chars += size
+            tokens += math.ceil(size / _LONG_RUN_CHARS_PER_TOKEN)
+        tokens += (len(text) - long_chars) // _CHARS_PER_TOKEN
+    return tokens
+
+
 def validate(body: dict[str, Any]) -> ApiError | None:
     """Check a decoded request; return the service's error, or None when it is valid."""
     model = body.get("model")
@@ -226,4 +355,7 @@ def validate(body: dict[str, Any]) -> ApiError | None:
     if info is None:
         message = code_message("model_not_found", model=model)
         return ApiError(503, "model_not_found", message, "new_api_error")
-    return _check_messages(body.get("messages")) or _check_options(body, info.max_output_tokens)
+    error = _check_messages(body.get("messages")) or _check_options(body, info.max_output_tokens)
+    if error is None and prompt_size_tokens(body, info.context_window) > info.context_window:
+        return upstream_error("1261")
+    return error
