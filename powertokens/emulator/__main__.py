@@ -39,6 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chunk-delay-ms", type=float, default=0.0, help="pause between stream events"
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=30.0,
+        help="close a connection that sends nothing for this many seconds while a request "
+        "is awaited (408 if part of one arrived); 0 turns it off",
+    )
+    parser.add_argument(
+        "--log-budget-mib",
+        type=float,
+        default=64.0,
+        help="bytes of request bodies the request log keeps, in MiB (oldest dropped first)",
+    )
     return parser
 
 
@@ -60,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tool_stream=args.tool_stream,
         seed=args.seed,
         chunk_delay=args.chunk_delay_ms / 1000.0,
+        idle_timeout=args.idle_timeout or None,
+        log_budget=int(args.log_budget_mib * 2**20),
     )
     emulator.start()
     print(f"PowerTokens emulator listening on {emulator.url}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -129,6 +130,27 @@ def test_cli_serves_until_signalled(sig: signal.Signals) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_cli_idle_timeout_and_log_budget_take_effect() -> None:
+    process, url = _spawn("--idle-timeout", "0.2", "--log-budget-mib", "0")
+    try:
+        host, port = url.removeprefix("http://").removesuffix("/v1").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")  # half sent
+            answer = sock.recv(4096)  # the server answers and closes: no wait of ours
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        ok = httpx.post(f"{url}/chat/completions", json=chat("echo: kept?"), headers=AUTH)
+        assert ok.status_code == 200
+        logged = httpx.get(f"{url.removesuffix('/v1')}/_emulator/requests").json()
+        # A zero budget keeps no body: the record says so.
+        assert [r.get("truncated") for r in logged["requests"]] == [True], logged
+    finally:
+        process.kill()
+        process.wait()
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
