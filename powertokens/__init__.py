@@ -52,6 +52,7 @@ from ._exceptions import (
     RequestValidationError,
     StreamInterruptedError,
 )
+from ._limits import validate_request
 from ._models import (
     AssistantMessage,
     ChatCompletion,
@@ -84,7 +85,6 @@ from ._request import (
     normalize_thinking,
     resolve_tool_choice,
     validate_params,
-    validate_request,
 )
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder

@@ -27,9 +27,10 @@ from ._exceptions import (
     PowerTokensError,
     RequestValidationError,
 )
+from ._limits import encode_body
 from ._models import ChatCompletionRequest
 from ._pools import ConcurrencyLimit, make_limit
-from ._request import MessageLike, Prepared, build, check_preserve_thinking, encode_body
+from ._request import MessageLike, Prepared, build, check_preserve_thinking
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 

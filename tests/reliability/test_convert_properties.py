@@ -48,7 +48,7 @@ from pytest_socket import disable_socket, enable_socket
 from langchain_powertokens._convert import messages_to_wire as langchain_to_wire
 from llama_index_powertokens._messages import to_wire_messages as llama_to_wire
 from powertokens import RequestValidationError, validate_request
-from powertokens._request import encode_body
+from powertokens._limits import encode_body
 from powertokens.emulator.validation import validate as service_validate
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -38,7 +38,7 @@ from powertokens import (
     StreamInterruptedError,
     validate_params,
 )
-from powertokens._request import MAX_JSON_DEPTH
+from powertokens._limits import MAX_JSON_DEPTH
 from powertokens.lib import extract_json
 from tests.hostile import (
     CLOSE,

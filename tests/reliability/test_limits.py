@@ -361,7 +361,7 @@ async def test_a_broken_limit_is_refused_before_sending(
 
 
 def test_every_documented_limit_is_in_the_table() -> None:
-    from powertokens._request import MAX_TOOLS
+    from powertokens._limits import MAX_TOOLS
 
     fields = {limit.where.split("[")[0].split(".")[0] for limit in LIMITS}
     assert fields >= {"temperature", "top_p", "max_tokens", "thinking", "stop", "tools"}
