@@ -73,20 +73,26 @@ def _is_first_party(module: str) -> bool:
 
 
 @cache
+def _top_level() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+@cache
+def _files(dist: str) -> frozenset[str]:
+    return frozenset(str(f).replace("\\", "/") for f in metadata.distribution(dist).files or [])
+
+
+@cache
 def _distributions(module: str) -> frozenset[str]:
     """The installed distributions providing ``module`` (the deepest dotted prefix that one
     provides: ``llama_index.core.llms`` is llama-index-core's, not every ``llama_index.*``)."""
     top = module.split(".")[0]
-    candidates = metadata.packages_distributions().get(top, [])
+    candidates = _top_level().get(top, [])
     parts = module.split(".")
     for end in range(len(parts), 0, -1):
         stem = "/".join(parts[:end])
         wanted = {f"{stem}/__init__.py", f"{stem}.py"}
-        found = set()
-        for dist in candidates:
-            files = metadata.distribution(dist).files or []
-            if any(str(f).replace("\\", "/") in wanted for f in files):
-                found.add(_name(dist))
+        found = {_name(dist) for dist in candidates if wanted & _files(dist)}
         if found:
             return frozenset(found)
     return frozenset(_name(dist) for dist in candidates)
@@ -110,9 +116,9 @@ def _imports(tree: ast.AST, lazy: bool = False) -> Iterator[tuple[str, int, bool
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module:
                 yield node.module, node.lineno, lazy
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            yield from _imports(node, lazy=True)
-        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or (
+            isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        ):
             yield from _imports(node, lazy=True)
         elif isinstance(node, ast.Try) and _catches_import_error(node):
             for child in node.body:
@@ -149,7 +155,8 @@ def _undeclared() -> list[str]:
                     problems.append(f"{where}:{line}: {module} is not installed, so not declared")
                 elif not providers & allowed:
                     kind = "lazy import" if lazy else "import"
-                    wants = "a dependency or an extra" if lazy else f"core or [{extra}]"
+                    wants = "a dependency or an extra" if lazy else "a dependency"
+                    wants += f" or [{extra}]" if extra and not lazy else ""
                     problems.append(
                         f"{where}:{line}: {kind} of {module} ({' or '.join(sorted(providers))})"
                         f" is not declared in {wants}"
