@@ -73,13 +73,21 @@ def _is_first_party(module: str) -> bool:
 
 
 @cache
-def _top_level() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
-
-
-@cache
-def _files(dist: str) -> frozenset[str]:
-    return frozenset(str(f).replace("\\", "/") for f in metadata.distribution(dist).files or [])
+def _installed() -> tuple[dict[str, set[str]], dict[str, frozenset[str]]]:
+    """(top-level module -> distributions, distribution -> its files), from the installed
+    distributions' file lists (the ``packages_distributions()`` of Python 3.10 reads only
+    ``top_level.txt``, which wheels built by hatchling and others lack)."""
+    tops: dict[str, set[str]] = {}
+    files: dict[str, frozenset[str]] = {}
+    for dist in metadata.distributions():
+        name = _name(dist.metadata["Name"] or "")
+        paths = frozenset(f.as_posix() for f in dist.files or [])
+        files[name] = files.get(name, frozenset()) | paths
+        for path in paths:
+            top = path.split("/", 1)[0].removesuffix(".py")
+            if top.isidentifier():
+                tops.setdefault(top, set()).add(name)
+    return tops, files
 
 
 @cache
@@ -87,15 +95,16 @@ def _distributions(module: str) -> frozenset[str]:
     """The installed distributions providing ``module`` (the deepest dotted prefix that one
     provides: ``llama_index.core.llms`` is llama-index-core's, not every ``llama_index.*``)."""
     top = module.split(".")[0]
-    candidates = _top_level().get(top, [])
+    tops, files = _installed()
+    candidates = tops.get(top, set())
     parts = module.split(".")
     for end in range(len(parts), 0, -1):
         stem = "/".join(parts[:end])
         wanted = {f"{stem}/__init__.py", f"{stem}.py"}
-        found = {_name(dist) for dist in candidates if wanted & _files(dist)}
+        found = {dist for dist in candidates if wanted & files[dist]}
         if found:
             return frozenset(found)
-    return frozenset(_name(dist) for dist in candidates)
+    return frozenset(candidates)
 
 
 def _catches_import_error(node: ast.Try) -> bool:
