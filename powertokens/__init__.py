@@ -57,17 +57,11 @@ from ._models import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
-    ChatCompletionMessage,
     ChatCompletionRequest,
-    Choice,
-    ChoiceDelta,
-    ChunkChoice,
-    CompletionTokensDetails,
     FunctionCall,
     FunctionDefinition,
     ImageURL,
     ImageURLPart,
-    PromptTokensDetails,
     SystemMessage,
     TextPart,
     Thinking,
@@ -77,6 +71,16 @@ from ._models import (
     Usage,
     UserMessage,
 )
+
+# The parts of a response, reached through its attributes (``completion.choices[0].message``)
+# and never built by users: importable from here (and ``powertokens._models``), not in
+# ``__all__``.
+from ._models import ChatCompletionMessage as ChatCompletionMessage
+from ._models import Choice as Choice
+from ._models import ChoiceDelta as ChoiceDelta
+from ._models import ChunkChoice as ChunkChoice
+from ._models import CompletionTokensDetails as CompletionTokensDetails
+from ._models import PromptTokensDetails as PromptTokensDetails
 from ._pools import ConcurrencyLimit
 from ._request import (
     ChatParams,
@@ -108,13 +112,8 @@ __all__ = [
     "BadRequestError",
     "ChatCompletion",
     "ChatCompletionChunk",
-    "ChatCompletionMessage",
     "ChatCompletionRequest",
     "ChatParams",
-    "Choice",
-    "ChoiceDelta",
-    "ChunkChoice",
-    "CompletionTokensDetails",
     "ConcurrencyLimit",
     "ConflictError",
     "ContentFilterError",
@@ -134,7 +133,6 @@ __all__ = [
     "PoolTimeoutError",
     "PowerTokens",
     "PowerTokensError",
-    "PromptTokensDetails",
     "QuotaExceededError",
     "RateLimitError",
     "RequestValidationError",

@@ -86,7 +86,7 @@ def test_the_two_commands_are_the_ones_ci_runs() -> None:
     assert len(commands) == 2
     setup = 'python3 -m venv .venv && .venv/bin/pip install -q -e ".[all'
     assert commands[0] == f'{setup}]" && .venv/bin/python demo.py'
-    assert commands[1] == f'{setup},dev]" && .venv/bin/python -m pytest'
+    assert commands[1] == f'{setup}]" -r requirements-dev.txt && .venv/bin/python -m pytest'
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert commands[1] in ci
 
