@@ -17,11 +17,14 @@ Thinking is on when ``thinking.type`` is ``"enabled"``, or absent and the model 
 default (WIRE.md "Model facts"); glm-4.5-air ("dynamic") thinks when the last user text
 has a "?" or more than 12 words. Reasoning is one or two sentences about the plan.
 
-``stop`` cuts the content before the stop sequence; ``max_tokens`` cuts the content to that
-many tokens (finish ``length``). Usage: prompt = tokens of every message text + 4 per
-message (+ tool-call arguments, + 85 per image) + tokens of the tool schemas; completion =
-reasoning + content + tool-argument tokens; ``cached_tokens`` = prompt tokens of the first
-``cached_messages`` messages, rounded down to a multiple of 16.
+``stop`` cuts the content before the stop sequence. ``max_tokens`` counts reasoning first:
+when the reasoning alone reaches it, the reply is the reasoning cut to ``max_tokens`` with
+no content and no tool call (finish ``length``, the thinking used up the budget); else the
+content is cut to what the reasoning left (finish ``length``). Usage: prompt = tokens of
+every message text + 4 per message (+ tool-call arguments, + 85 per image) + tokens of
+the tool schemas; completion = reasoning + content + tool-argument tokens;
+``cached_tokens`` = prompt tokens of the first ``cached_messages`` messages, rounded down
+to a multiple of 16.
 """
 
 from __future__ import annotations
@@ -243,17 +246,24 @@ def generate(
     stop = _stop_sequence(request)
     if stop and stop in content:
         content = content[: content.index(stop)]
+    reasoning = answer.reasoning if thinking_enabled(request) else ""
+    reasoning_tokens = count_tokens(reasoning)
     max_tokens = request.get("max_tokens")
-    if isinstance(max_tokens, int) and count_tokens(content) > max_tokens:
-        content = _truncate_tokens(content, max_tokens)
-        finish = "length"
+    if isinstance(max_tokens, int):
+        # Thinking is generated first and spends the budget first (docs/wire.md).
+        if reasoning_tokens >= max_tokens:
+            if reasoning_tokens > max_tokens or content or calls:
+                reasoning = _truncate_tokens(reasoning, max_tokens)
+                reasoning_tokens = count_tokens(reasoning)
+                content, calls, finish = "", (), "length"
+        elif count_tokens(content) > max_tokens - reasoning_tokens:
+            content = _truncate_tokens(content, max_tokens - reasoning_tokens)
+            finish = "length"
     if finish_override in TRUNCATING_FINISHES:
         half = count_tokens(content) // 2
         content = "" if finish_override == "sensitive" else _truncate_tokens(content, half)
         calls = ()
         finish = str(finish_override)
-    reasoning = answer.reasoning if thinking_enabled(request) else ""
-    reasoning_tokens = count_tokens(reasoning)
     completion = (
         reasoning_tokens + count_tokens(content) + sum(count_tokens(c.arguments) for c in calls)
     )
