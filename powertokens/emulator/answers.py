@@ -8,6 +8,8 @@
   user turns and the rest of the last user text; instruction sentences ("You are ...",
   "Given the context information ...") are skipped. The reply is the context sentence
   sharing most meaningful words with the question (earliest on a tie), verbatim.
+- Refine prompts (LlamaIndex's refine / compact response modes: an existing answer and
+  new context): see :func:`refine_answer`.
 - No matching context: "You asked about <key words>. ..." (a fixed, fluent sentence).
 - JSON asked for (see :func:`json_answer`): a JSON object, filled from the last JSON
   schema seen in the prompt (LangChain format instructions), else ``{"answer": ...}``.
@@ -32,6 +34,7 @@ __all__ = [
     "image_note",
     "json_answer",
     "message_text",
+    "refine_answer",
     "tool_results_answer",
 ]
 
@@ -205,6 +208,77 @@ def context_answer(
         "so I will restate the question."
     )
     return Answer(template.format(topic=topic), reasoning), question
+
+
+def _between(text: str, start: str, end: str) -> str | None:
+    """The text after the first ``start`` up to the last ``end`` after it, or None."""
+    at = text.find(start)
+    if at < 0:
+        return None
+    until = text.rfind(end, at + len(start))
+    return text[at + len(start) : until] if until >= 0 else None
+
+
+def _refine_parts(text: str) -> tuple[str, str, str] | None:
+    """(question, new context, existing answer) of a LlamaIndex refine prompt, or None."""
+    low = text.lower()
+    if "original answer:" in low and "new context:" in low:
+        existing = _between(text, "\nOriginal Answer:", "\nNew Answer:")
+        head = text[: text.rfind("\nOriginal Answer:")]
+        question_at = head.rfind("\nQuery:")
+        context = _between(head, "New Context:", "\nQuery:")
+        if existing is None or question_at < 0 or context is None:
+            return None
+        return head[question_at + len("\nQuery:") :].strip(), context, existing.strip()
+    if "we have provided an existing answer:" in low and "refined answer:" in low:
+        question = _between(text, "original query is as follows:", "\nWe have provided")
+        existing = _between(text, "existing answer:", "\nWe have the opportunity")
+        context = _between(text, "-----\n", "\n-----")
+        if question is None or existing is None or context is None:
+            return None
+        return question.strip(), context.strip("-\n"), existing.strip()
+    return None
+
+
+def _restates(answer: str) -> bool:
+    """Whether ``answer`` is this model's own no-context reply (it answers nothing)."""
+    return answer.startswith("You asked about ") or answer == _GREETING
+
+
+def refine_answer(user_text: str) -> Answer | None:
+    """The answer to a LlamaIndex refine prompt (an existing answer and new context), or
+    None when ``user_text`` is not one.
+
+    The best new-context sentence (as for a RAG prompt) replaces the existing answer when
+    it shares more meaningful words with the question; otherwise the existing answer is
+    repeated verbatim ("when in doubt, repeat the original answer"). An existing answer
+    that only restated the question counts as no answer.
+    """
+    parts = _refine_parts(user_text)
+    if parts is None:
+        return None
+    question, context, existing = parts
+    wanted = set(content_words(question))
+    candidates = [s for s in sentences(context) if not _is_instruction(s)]
+    best, best_score = "", 0
+    for sentence in candidates:
+        score = len(wanted & set(content_words(sentence)))
+        if score > best_score:
+            best, best_score = sentence, score
+    kept = 0 if _restates(existing) or not existing else len(wanted & set(content_words(existing)))
+    if best and (best_score > kept or not existing):
+        reasoning = (
+            f"The user asks: {_short(question)} The new context answers it better than "
+            "the original answer; I will rewrite the answer from it."
+        )
+        return Answer(best, reasoning)
+    if existing:
+        reasoning = (
+            f"The user asks: {_short(question)} The new context adds nothing to the "
+            "original answer; I will repeat it."
+        )
+        return Answer(existing, reasoning)
+    return None
 
 
 def _json_objects(text: str) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ from .answers import (
     image_note,
     json_answer,
     message_text,
+    refine_answer,
     tool_results_answer,
 )
 from .react import react_reply, react_tools
@@ -173,6 +174,9 @@ def _text_answer(request: dict[str, Any], seed: int) -> Answer:
     echoed = echo_text(user_text)
     if echoed is not None:
         return Answer(echoed, "The user wants the text after echo: back verbatim.")
+    refined = refine_answer(user_text)
+    if refined is not None:
+        return refined
     system_text = "\n".join(message_text(m) for m in messages if m.get("role") == "system")
     answer, question = context_answer(messages, user_text, seed)
     as_json = json_answer(answer, question, system_text, user_text)

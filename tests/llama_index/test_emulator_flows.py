@@ -8,6 +8,8 @@ import warnings
 from typing import Any
 
 import pytest
+from llama_index.core import Document, SummaryIndex, VectorStoreIndex
+from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.prompts import PromptTemplate
 from pydantic import BaseModel
 
@@ -81,3 +83,47 @@ async def test_stream_structured_predict_unchanged_with_room(emu: Emulator, mode
     assert items
     last = items[-1]
     assert (last.city, last.country) == ("Lyon", "France")
+
+
+# Refine and compact response modes ---------------------------------------------------------
+
+FILLER = " ".join(f"Hill number {n} is covered in pine forest." for n in range(1, 16))
+DOCS = [
+    f"Freedonia is a small mountain country. {FILLER}",
+    f"Sylvania borders Freedonia to the east. Sylvania exports cheese and timber. {FILLER}",
+    f"The capital of Freedonia is Fredville. {FILLER}",
+]
+QUESTION = "What is the capital of Freedonia?"
+
+
+def _documents() -> list[Document]:
+    return [Document(text=t) for t in DOCS]
+
+
+@pytest.mark.parametrize("mode", ["refine", "compact"])
+@pytest.mark.parametrize("kind", ["summary", "vector"])
+def test_refine_and_compact_answer_from_the_documents(emu: Emulator, mode: str, kind: str) -> None:
+    # A small context window makes compact pack the documents into several prompts too.
+    llm = PowerTokens(api_key=KEY, base_url=emu.url, context_window=1200, max_tokens=200)
+    if kind == "summary":
+        index: SummaryIndex | VectorStoreIndex = SummaryIndex.from_documents(_documents())
+        engine = index.as_query_engine(llm=llm, response_mode=mode)
+    else:
+        index = VectorStoreIndex.from_documents(
+            _documents(), embed_model=MockEmbedding(embed_dim=8)
+        )
+        engine = index.as_query_engine(llm=llm, response_mode=mode, similarity_top_k=3)
+    answer = str(engine.query(QUESTION))
+    assert answer == "The capital of Freedonia is Fredville."
+    prompts = [r.json["messages"][-1]["content"] for r in emu.requests]
+    assert len(prompts) > 1
+    assert any("Original Answer:" in p for p in prompts)
+
+
+async def test_refine_async_keeps_the_answer_when_new_context_adds_nothing(emu: Emulator) -> None:
+    llm = PowerTokens(api_key=KEY, base_url=emu.url)
+    documents = [Document(text=t) for t in reversed(DOCS)]  # the fact comes first
+    engine = SummaryIndex.from_documents(documents).as_query_engine(llm=llm, response_mode="refine")
+    answer = str(await engine.aquery(QUESTION))
+    assert answer == "The capital of Freedonia is Fredville."
+    assert len(emu.requests) == 3
