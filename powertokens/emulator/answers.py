@@ -11,8 +11,8 @@
 - Refine prompts (LlamaIndex's refine / compact response modes: an existing answer and
   new context): see :func:`refine_answer`.
 - No matching context: "You asked about <key words>. ..." (a fixed, fluent sentence).
-- JSON asked for (see :func:`json_answer`): a JSON object, filled from the last JSON
-  schema seen in the prompt (LangChain format instructions), else ``{"answer": ...}``.
+- JSON asked for (see :func:`json_answer`): a JSON object with exactly the properties of
+  the last JSON schema seen in the prompt, else ``{"answer": ...}``.
 - Images: a note naming each image's URL host or data-URI media type comes first.
 """
 
@@ -297,17 +297,31 @@ def _json_objects(text: str) -> list[dict[str, Any]]:
     return found
 
 
+def _unescape(text: str) -> str:
+    return text.replace("{{", "{").replace("}}", "}")
+
+
 def json_answer(answer: Answer, question: str, system_text: str, user_text: str) -> Answer | None:
     """A JSON reply when JSON is asked for, else None.
 
     JSON is asked for when the question or the system prompt says "json", or the user text
-    says "json" and holds a JSON schema (LangChain's format instructions).
+    says "json" and holds a JSON schema (LangChain's format instructions, LlamaIndex's
+    ``PydanticOutputParser`` format string with its doubled braces). The object has exactly
+    the schema's properties, each filled by its name from the prompt (see
+    :func:`.tools.fill_arguments`).
     """
     schemas = [
         o
         for o in _json_objects(user_text) + _json_objects(system_text)
         if isinstance(o.get("properties"), dict)
     ]
+    if not schemas and "{{" in user_text + system_text:
+        # LlamaIndex's PydanticOutputParser sends its schema with doubled braces.
+        schemas = [
+            o
+            for o in _json_objects(_unescape(user_text)) + _json_objects(_unescape(system_text))
+            if isinstance(o.get("properties"), dict)
+        ]
     asked = _JSON_WORD.search(question) or _JSON_WORD.search(system_text)
     if not (asked or (schemas and _JSON_WORD.search(user_text))):
         return None
@@ -319,7 +333,7 @@ def json_answer(answer: Answer, question: str, system_text: str, user_text: str)
         for s in sentences(re.sub(r"```.*?```|\{.*\}", " ", user_text, flags=re.S))
         if not any(w in s.lower() for w in ("schema", "formatted", "output should"))
     )
-    args, _ = fill_arguments(schemas[-1], source)
+    args, _ = fill_arguments(schemas[-1], source, complete=True)
     return Answer(
         json.dumps(args, ensure_ascii=False),
         "The user wants JSON that follows the given schema. I will fill it from the prompt.",

@@ -6,9 +6,11 @@ timestamps, added by the wire layer, differ). Rules, first match wins:
 0. The system prompt describes tools in ReAct text form (LlamaIndex ``ReActAgent``):
    answer with ``Thought:``/``Action:``/``Action Input:`` or ``Answer:`` text
    (see :mod:`.react`).
-1. The last message is a tool result: answer from the results ("According to ...").
-2. Tools are offered: call the ones the user text asks for (see :mod:`.tools`);
-   content ``""``, finish ``tool_calls``.
+1. The last message is a tool result: answer from the results ("According to ..."),
+   except after a hand-off (LlamaIndex ``AgentWorkflow``'s ``handoff`` tool): the agent
+   handed the request serves it, as in rule 2.
+2. Tools are offered: call the ones the user text asks for (see :mod:`.tools`), each at
+   most once per user turn; content ``""``, finish ``tool_calls``.
 3. ``echo:`` in the last user message: reply with the text after it, verbatim.
 4. Answer from the conversation's context, or restate the question (see :mod:`.answers`);
    a JSON object when JSON is asked for; a note about images comes first.
@@ -64,6 +66,7 @@ _PER_MESSAGE = 4
 _PER_IMAGE = 85
 _CACHE_BLOCK = 16
 _DYNAMIC_WORDS = 12
+_HANDOFF = "handoff"
 TRUNCATING_FINISHES = frozenset(
     {"sensitive", "network_error", "length", "model_context_window_exceeded"}
 )
@@ -162,6 +165,31 @@ def thinking_enabled(request: dict[str, Any]) -> bool:
     return "?" in text or len(text.split()) > _DYNAMIC_WORDS
 
 
+def _trailing_calls(messages: list[dict[str, Any]], stop_role: str) -> list[str]:
+    """Names of the tool calls in the messages after the last ``stop_role`` message."""
+    names: list[str] = []
+    for message in reversed(messages):
+        if message.get("role") == stop_role:
+            break
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                names.append(str(function.get("name", "")))
+    return names
+
+
+def _called_since_user(messages: list[dict[str, Any]]) -> set[str]:
+    return set(_trailing_calls(messages, "user"))
+
+
+def _handed_off(messages: list[dict[str, Any]]) -> bool:
+    """The conversation ends with the result of a hand-off to this agent (LlamaIndex's
+    ``handoff`` tool): the request is still to be served, not answered from the result."""
+    last_call = next((m for m in reversed(messages) if m.get("tool_calls")), None)
+    names = _trailing_calls([last_call], "") if last_call else []
+    return bool(names) and all(n == _HANDOFF for n in names)
+
+
 def _call_id(seed: int, key: str, index: int, name: str, arguments: str) -> str:
     digest = hashlib.sha256(f"{seed}|{key}|{index}|{name}|{arguments}".encode()).hexdigest()
     return f"call_{digest[:24]}"
@@ -227,10 +255,12 @@ def generate(
     react = react_tools(system_text)
     if react is not None:
         answer = Answer(*react_reply(messages, react, seed))
-    elif messages[-1].get("role") == "tool":
+    elif messages[-1].get("role") == "tool" and not _handed_off(messages):
         answer = tool_results_answer(messages)
     else:
         user_text = message_text(_last_user(messages))
+        called = _called_since_user(messages)
+        tools = [t for t in tools if t.name not in called]
         planned = plan_calls(tools, user_text, system_text) if tools else []
         if planned:
             key = json.dumps(messages, sort_keys=True, ensure_ascii=False)

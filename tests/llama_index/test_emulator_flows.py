@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 from llama_index.core import Document, SummaryIndex, VectorStoreIndex
+from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent, ToolCallResult
 from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.program import LLMTextCompletionProgram
 from llama_index.core.prompts import PromptTemplate
-from pydantic import BaseModel
+from llama_index.core.tools import FunctionTool
+from llama_index.core.types import PydanticProgramMode
+from pydantic import BaseModel, Field
 
 from llama_index_powertokens import PowerTokens, ThinkingBudgetExceededError
 from powertokens import ThinkingBudgetWarning
@@ -127,3 +131,124 @@ async def test_refine_async_keeps_the_answer_when_new_context_adds_nothing(emu: 
     answer = str(await engine.aquery(QUESTION))
     assert answer == "The capital of Freedonia is Fredville."
     assert len(emu.requests) == 3
+
+
+# AgentWorkflow hand-off --------------------------------------------------------------------
+
+
+def get_weather(city: str) -> str:
+    """Get the current weather for a city."""
+    return f"Sunny, 21 C in {city}"
+
+
+def multiply(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
+
+
+def _workflow(llm: PowerTokens) -> AgentWorkflow:
+    triage = FunctionAgent(
+        name="TriageAgent",
+        description="Talks to the user and routes each request.",
+        system_prompt="You route requests to the right agent.",
+        llm=llm,
+        tools=[],
+        can_handoff_to=["WeatherAgent", "MathAgent"],
+    )
+    weather = FunctionAgent(
+        name="WeatherAgent",
+        description="Looks up the current weather for a city.",
+        llm=llm,
+        tools=[FunctionTool.from_defaults(get_weather)],
+    )
+    math = FunctionAgent(
+        name="MathAgent",
+        description="Does arithmetic such as multiplication.",
+        llm=llm,
+        tools=[FunctionTool.from_defaults(multiply)],
+    )
+    return AgentWorkflow(agents=[triage, weather, math], root_agent="TriageAgent")
+
+
+@pytest.mark.parametrize(
+    ("question", "agent", "tool", "kwargs", "answer"),
+    [
+        (
+            "What is the weather in Paris?",
+            "WeatherAgent",
+            "get_weather",
+            {"city": "Paris"},
+            "According to get_weather: Sunny, 21 C in Paris.",
+        ),
+        (
+            "Ask the MathAgent to multiply 6 by 7.",
+            "MathAgent",
+            "multiply",
+            {"a": 6, "b": 7},
+            "According to multiply: 42.",
+        ),
+    ],
+    ids=["by-description", "by-name"],
+)
+async def test_agent_workflow_hands_off_to_the_right_agent(
+    emu: Emulator,
+    question: str,
+    agent: str,
+    tool: str,
+    kwargs: dict[str, Any],
+    answer: str,
+) -> None:
+    llm = PowerTokens(api_key=KEY, base_url=emu.url)
+    handler = _workflow(llm).run(user_msg=question)
+    results = [e async for e in handler.stream_events() if isinstance(e, ToolCallResult)]
+    assert str(await handler) == answer
+    handoff, work = results
+    assert handoff.tool_name == "handoff"
+    assert handoff.tool_kwargs["to_agent"] == agent
+    assert agent in handoff.tool_kwargs["reason"]
+    assert (work.tool_name, work.tool_kwargs) == (tool, kwargs)
+
+
+# PydanticProgramMode.LLM -----------------------------------------------------------------
+
+
+class Album(BaseModel):
+    """An album."""
+
+    artist: str
+    year: int
+    rating: float
+    title: str = Field(description="The album's title")
+    explicit: bool = False
+    label: str | None = None
+
+
+ALBUM_TEXT = 'The album "Blue Train" by John Coltrane came out in 1957 and is rated 4.5.'
+ALBUM = Album(artist="John Coltrane", year=1957, rating=4.5, title="Blue Train")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_structured_predict_in_llm_mode_fills_fields_by_name(
+    emu: Emulator, mode: str
+) -> None:
+    llm = PowerTokens(api_key=KEY, base_url=emu.url, pydantic_program_mode=PydanticProgramMode.LLM)
+    prompt = PromptTemplate("Extract the album from: {text}")
+    if mode == "sync":
+        album = llm.structured_predict(Album, prompt, text=ALBUM_TEXT)
+    else:
+        album = await llm.astructured_predict(Album, prompt, text=ALBUM_TEXT)
+    assert album == ALBUM
+    sent = emu.requests[-1].json
+    assert "tools" not in sent
+    assert "Here's a JSON schema to follow" in sent["messages"][-1]["content"]
+
+
+def test_text_completion_program_gets_exactly_the_schema_keys(emu: Emulator) -> None:
+    llm = PowerTokens(api_key=KEY, base_url=emu.url)
+    program = LLMTextCompletionProgram.from_defaults(
+        output_cls=CityInfo, prompt_template_str="Extract: {text}", llm=llm
+    )
+    city = program(text="Lyon is a city in France.")
+    assert (city.city, city.country) == ("Lyon", "France")
+    reply = emu.requests[-1]
+    assert reply.json["messages"][-1]["content"].startswith("Extract: Lyon")
