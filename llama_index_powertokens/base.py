@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
+from contextvars import ContextVar
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,10 @@ from ._streams import achat_gen, acompletion_gen, chat_gen, completion_gen
 from ._tools import keep_first_call, prepare_tools_call, tool_selections
 
 if TYPE_CHECKING:
+    from llama_index.core.program.utils import FlexibleModel
+    from llama_index.core.prompts import PromptTemplate
     from llama_index.core.tools.types import BaseTool
+    from llama_index.core.types import Model
 
 __all__ = ["PowerTokens"]
 
@@ -706,6 +710,153 @@ class PowerTokens(FunctionCallingLLM):
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
+
+    def stream_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponseGen:
+        """LlamaIndex's, watched for a budget answer inside a structured stream."""
+        responses = super().stream_chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        swallowed = _SWALLOWED.get()
+        return responses if swallowed is None else _watch(responses, swallowed)
+
+    async def astream_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponseAsyncGen:
+        """LlamaIndex's, watched for a budget answer inside a structured stream."""
+        responses = await super().astream_chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        swallowed = _SWALLOWED.get()
+        return responses if swallowed is None else _awatch(responses, swallowed)
+
+    def stream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Model | FlexibleModel, None, None]:
+        """LlamaIndex's stream of partial objects, except that an answer whose thinking
+        used up ``max_tokens`` raises ``powertokens.ThinkingBudgetExceededError`` (the
+        program's stream logs and skips errors, and would end with an empty object)."""
+        swallowed: list[ThinkingBudgetExceededError] = []
+        inner = super().stream_structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        while True:
+            token = _SWALLOWED.set(swallowed)
+            try:
+                item = next(inner)
+            except StopIteration:
+                break
+            finally:
+                _SWALLOWED.reset(token)
+            if swallowed:
+                inner.close()
+                raise swallowed[0]
+            yield item
+        if swallowed:
+            raise swallowed[0]
+
+    async def astream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model | FlexibleModel, None]:
+        """The async form of :meth:`stream_structured_predict`, with the same error."""
+        swallowed: list[ThinkingBudgetExceededError] = []
+        token = _SWALLOWED.set(swallowed)
+        try:
+            inner = await super().astream_structured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+        finally:
+            _SWALLOWED.reset(token)
+        return _raise_swallowed(inner, swallowed)
+
+
+# -- structured streams ------------------------------------------------------------------
+
+# While a structured stream runs: the budget errors of its answers, which LlamaIndex's
+# program would turn into an empty object (see PowerTokens.stream_structured_predict).
+_SWALLOWED: ContextVar[list[ThinkingBudgetExceededError] | None] = ContextVar(
+    "llama_index_powertokens_swallowed", default=None
+)
+
+
+def _budget_error(response: ChatResponse) -> ThinkingBudgetExceededError | None:
+    if not response.additional_kwargs.get("thinking_exhausted_budget"):
+        return None
+    spent = response.additional_kwargs.get("reasoning_tokens")
+    return ThinkingBudgetExceededError("structured output", spent or None)
+
+
+def _watch(
+    responses: ChatResponseGen, swallowed: list[ThinkingBudgetExceededError]
+) -> ChatResponseGen:
+    for response in responses:
+        error = _budget_error(response)
+        if error is not None:
+            swallowed.append(error)
+        yield response
+
+
+async def _awatch(
+    responses: ChatResponseAsyncGen, swallowed: list[ThinkingBudgetExceededError]
+) -> ChatResponseAsyncGen:
+    async for response in responses:
+        error = _budget_error(response)
+        if error is not None:
+            swallowed.append(error)
+        yield response
+
+
+async def _raise_swallowed(
+    inner: AsyncGenerator[Model | FlexibleModel, None],
+    swallowed: list[ThinkingBudgetExceededError],
+) -> AsyncGenerator[Model | FlexibleModel, None]:
+    while True:
+        token = _SWALLOWED.set(swallowed)
+        try:
+            item = await inner.__anext__()
+        except StopAsyncIteration:
+            break
+        finally:
+            _SWALLOWED.reset(token)
+        if swallowed:
+            await inner.aclose()
+            raise swallowed[0]
+        yield item
+    if swallowed:
+        raise swallowed[0]
 
 
 # -- module helpers for the settings ----------------------------------------------------

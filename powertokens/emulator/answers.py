@@ -8,9 +8,11 @@
   user turns and the rest of the last user text; instruction sentences ("You are ...",
   "Given the context information ...") are skipped. The reply is the context sentence
   sharing most meaningful words with the question (earliest on a tie), verbatim.
+- Refine prompts (LlamaIndex's refine / compact response modes: an existing answer and
+  new context): see :func:`refine_answer`.
 - No matching context: "You asked about <key words>. ..." (a fixed, fluent sentence).
-- JSON asked for (see :func:`json_answer`): a JSON object, filled from the last JSON
-  schema seen in the prompt (LangChain format instructions), else ``{"answer": ...}``.
+- JSON asked for (see :func:`json_answer`): a JSON object with exactly the properties of
+  the last JSON schema seen in the prompt, else ``{"answer": ...}``.
 - Images: a note naming each image's URL host or data-URI media type comes first.
 """
 
@@ -32,6 +34,7 @@ __all__ = [
     "image_note",
     "json_answer",
     "message_text",
+    "refine_answer",
     "tool_results_answer",
 ]
 
@@ -207,6 +210,77 @@ def context_answer(
     return Answer(template.format(topic=topic), reasoning), question
 
 
+def _between(text: str, start: str, end: str) -> str | None:
+    """The text after the first ``start`` up to the last ``end`` after it, or None."""
+    at = text.find(start)
+    if at < 0:
+        return None
+    until = text.rfind(end, at + len(start))
+    return text[at + len(start) : until] if until >= 0 else None
+
+
+def _refine_parts(text: str) -> tuple[str, str, str] | None:
+    """(question, new context, existing answer) of a LlamaIndex refine prompt, or None."""
+    low = text.lower()
+    if "original answer:" in low and "new context:" in low:
+        existing = _between(text, "\nOriginal Answer:", "\nNew Answer:")
+        head = text[: text.rfind("\nOriginal Answer:")]
+        question_at = head.rfind("\nQuery:")
+        context = _between(head, "New Context:", "\nQuery:")
+        if existing is None or question_at < 0 or context is None:
+            return None
+        return head[question_at + len("\nQuery:") :].strip(), context, existing.strip()
+    if "we have provided an existing answer:" in low and "refined answer:" in low:
+        question = _between(text, "original query is as follows:", "\nWe have provided")
+        existing = _between(text, "existing answer:", "\nWe have the opportunity")
+        context = _between(text, "-----\n", "\n-----")
+        if question is None or existing is None or context is None:
+            return None
+        return question.strip(), context.strip("-\n"), existing.strip()
+    return None
+
+
+def _restates(answer: str) -> bool:
+    """Whether ``answer`` is this model's own no-context reply (it answers nothing)."""
+    return answer.startswith("You asked about ") or answer == _GREETING
+
+
+def refine_answer(user_text: str) -> Answer | None:
+    """The answer to a LlamaIndex refine prompt (an existing answer and new context), or
+    None when ``user_text`` is not one.
+
+    The best new-context sentence (as for a RAG prompt) replaces the existing answer when
+    it shares more meaningful words with the question; otherwise the existing answer is
+    repeated verbatim ("when in doubt, repeat the original answer"). An existing answer
+    that only restated the question counts as no answer.
+    """
+    parts = _refine_parts(user_text)
+    if parts is None:
+        return None
+    question, context, existing = parts
+    wanted = set(content_words(question))
+    candidates = [s for s in sentences(context) if not _is_instruction(s)]
+    best, best_score = "", 0
+    for sentence in candidates:
+        score = len(wanted & set(content_words(sentence)))
+        if score > best_score:
+            best, best_score = sentence, score
+    kept = 0 if _restates(existing) or not existing else len(wanted & set(content_words(existing)))
+    if best and (best_score > kept or not existing):
+        reasoning = (
+            f"The user asks: {_short(question)} The new context answers it better than "
+            "the original answer; I will rewrite the answer from it."
+        )
+        return Answer(best, reasoning)
+    if existing:
+        reasoning = (
+            f"The user asks: {_short(question)} The new context adds nothing to the "
+            "original answer; I will repeat it."
+        )
+        return Answer(existing, reasoning)
+    return None
+
+
 def _json_objects(text: str) -> list[dict[str, Any]]:
     decoder = json.JSONDecoder()
     found: list[dict[str, Any]] = []
@@ -223,17 +297,31 @@ def _json_objects(text: str) -> list[dict[str, Any]]:
     return found
 
 
+def _unescape(text: str) -> str:
+    return text.replace("{{", "{").replace("}}", "}")
+
+
 def json_answer(answer: Answer, question: str, system_text: str, user_text: str) -> Answer | None:
     """A JSON reply when JSON is asked for, else None.
 
     JSON is asked for when the question or the system prompt says "json", or the user text
-    says "json" and holds a JSON schema (LangChain's format instructions).
+    says "json" and holds a JSON schema (LangChain's format instructions, LlamaIndex's
+    ``PydanticOutputParser`` format string with its doubled braces). The object has exactly
+    the schema's properties, each filled by its name from the prompt (see
+    :func:`.tools.fill_arguments`).
     """
     schemas = [
         o
         for o in _json_objects(user_text) + _json_objects(system_text)
         if isinstance(o.get("properties"), dict)
     ]
+    if not schemas and "{{" in user_text + system_text:
+        # LlamaIndex's PydanticOutputParser sends its schema with doubled braces.
+        schemas = [
+            o
+            for o in _json_objects(_unescape(user_text)) + _json_objects(_unescape(system_text))
+            if isinstance(o.get("properties"), dict)
+        ]
     asked = _JSON_WORD.search(question) or _JSON_WORD.search(system_text)
     if not (asked or (schemas and _JSON_WORD.search(user_text))):
         return None
@@ -245,7 +333,7 @@ def json_answer(answer: Answer, question: str, system_text: str, user_text: str)
         for s in sentences(re.sub(r"```.*?```|\{.*\}", " ", user_text, flags=re.S))
         if not any(w in s.lower() for w in ("schema", "formatted", "output should"))
     )
-    args, _ = fill_arguments(schemas[-1], source)
+    args, _ = fill_arguments(schemas[-1], source, complete=True)
     return Answer(
         json.dumps(args, ensure_ascii=False),
         "The user wants JSON that follows the given schema. I will fill it from the prompt.",

@@ -6,9 +6,11 @@ timestamps, added by the wire layer, differ). Rules, first match wins:
 0. The system prompt describes tools in ReAct text form (LlamaIndex ``ReActAgent``):
    answer with ``Thought:``/``Action:``/``Action Input:`` or ``Answer:`` text
    (see :mod:`.react`).
-1. The last message is a tool result: answer from the results ("According to ...").
-2. Tools are offered: call the ones the user text asks for (see :mod:`.tools`);
-   content ``""``, finish ``tool_calls``.
+1. The last message is a tool result: answer from the results ("According to ..."),
+   except after a hand-off (LlamaIndex ``AgentWorkflow``'s ``handoff`` tool): the agent
+   handed the request serves it, as in rule 2.
+2. Tools are offered: call the ones the user text asks for (see :mod:`.tools`), each at
+   most once per user turn; content ``""``, finish ``tool_calls``.
 3. ``echo:`` in the last user message: reply with the text after it, verbatim.
 4. Answer from the conversation's context, or restate the question (see :mod:`.answers`);
    a JSON object when JSON is asked for; a note about images comes first.
@@ -17,16 +19,18 @@ Thinking is on when ``thinking.type`` is ``"enabled"``, or absent and the model 
 default (docs/wire.md "Models"); glm-4.5-air ("dynamic") thinks when the last user text
 has a "?" or more than 12 words. Reasoning is one or two sentences about the plan.
 
-``stop`` cuts the content before the stop sequence; ``max_tokens`` cuts the content to that
-many tokens (finish ``length``). Usage is counted on the *effective* prompt
-(:func:`effective_messages`): the messages as the model sees them, where the reasoning
-of assistant turns before the last user message is dropped unless the request sends
-``thinking.clear_thinking: false`` (preserved thinking; the current tool loop's
-reasoning, after the last user message, is always kept). Prompt = tokens of every
-message text and kept ``reasoning_content`` + 4 per message (+ tool-call arguments,
-+ 85 per image) + tokens of the tool schemas; completion = reasoning + content +
-tool-argument tokens; ``cached_tokens`` = prompt tokens of the first
-``cached_messages`` effective messages, rounded down to a multiple of 16.
+``stop`` cuts the content before the stop sequence. ``max_tokens`` counts reasoning first:
+when the reasoning alone reaches it, the reply is the reasoning cut to ``max_tokens`` with
+no content and no tool call (finish ``length``, the thinking used up the budget); else the
+content is cut to what the reasoning left (finish ``length``). Usage is counted on the
+*effective* prompt (:func:`effective_messages`): the messages as the model sees them,
+where the reasoning of assistant turns before the last user message is dropped unless the
+request sends ``thinking.clear_thinking: false`` (preserved thinking; the current tool
+loop's reasoning, after the last user message, is always kept). Prompt = tokens of every
+message text and kept ``reasoning_content`` + 4 per message (+ tool-call arguments, + 85
+per image) + tokens of the tool schemas; completion = reasoning + content + tool-argument
+tokens; ``cached_tokens`` = prompt tokens of the first ``cached_messages`` effective
+messages, rounded down to a multiple of 16.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from .answers import (
     image_note,
     json_answer,
     message_text,
+    refine_answer,
     tool_results_answer,
 )
 from .react import react_reply, react_tools
@@ -67,6 +72,7 @@ _PER_MESSAGE = 4
 _PER_IMAGE = 85
 _CACHE_BLOCK = 16
 _DYNAMIC_WORDS = 12
+_HANDOFF = "handoff"
 TRUNCATING_FINISHES = frozenset(
     {"sensitive", "network_error", "length", "model_context_window_exceeded"}
 )
@@ -205,6 +211,31 @@ def thinking_enabled(request: dict[str, Any]) -> bool:
     return "?" in text or len(text.split()) > _DYNAMIC_WORDS
 
 
+def _trailing_calls(messages: list[dict[str, Any]], stop_role: str) -> list[str]:
+    """Names of the tool calls in the messages after the last ``stop_role`` message."""
+    names: list[str] = []
+    for message in reversed(messages):
+        if message.get("role") == stop_role:
+            break
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                names.append(str(function.get("name", "")))
+    return names
+
+
+def _called_since_user(messages: list[dict[str, Any]]) -> set[str]:
+    return set(_trailing_calls(messages, "user"))
+
+
+def _handed_off(messages: list[dict[str, Any]]) -> bool:
+    """The conversation ends with the result of a hand-off to this agent (LlamaIndex's
+    ``handoff`` tool): the request is still to be served, not answered from the result."""
+    last_call = next((m for m in reversed(messages) if m.get("tool_calls")), None)
+    names = _trailing_calls([last_call], "") if last_call else []
+    return bool(names) and all(n == _HANDOFF for n in names)
+
+
 def _call_id(seed: int, key: str, index: int, name: str, arguments: str) -> str:
     digest = hashlib.sha256(f"{seed}|{key}|{index}|{name}|{arguments}".encode()).hexdigest()
     return f"call_{digest[:24]}"
@@ -217,6 +248,9 @@ def _text_answer(request: dict[str, Any], seed: int) -> Answer:
     echoed = echo_text(user_text)
     if echoed is not None:
         return Answer(echoed, "The user wants the text after echo: back verbatim.")
+    refined = refine_answer(user_text)
+    if refined is not None:
+        return refined
     system_text = "\n".join(message_text(m) for m in messages if m.get("role") == "system")
     answer, question = context_answer(messages, user_text, seed)
     as_json = json_answer(answer, question, system_text, user_text)
@@ -267,10 +301,12 @@ def generate(
     react = react_tools(system_text)
     if react is not None:
         answer = Answer(*react_reply(messages, react, seed))
-    elif messages[-1].get("role") == "tool":
+    elif messages[-1].get("role") == "tool" and not _handed_off(messages):
         answer = tool_results_answer(messages)
     else:
         user_text = message_text(_last_user(messages))
+        called = _called_since_user(messages)
+        tools = [t for t in tools if t.name not in called]
         planned = plan_calls(tools, user_text, system_text) if tools else []
         if planned:
             key = json.dumps(messages, sort_keys=True, ensure_ascii=False)
@@ -290,17 +326,24 @@ def generate(
     stop = _stop_sequence(request)
     if stop and stop in content:
         content = content[: content.index(stop)]
+    reasoning = answer.reasoning if thinking_enabled(request) else ""
+    reasoning_tokens = count_tokens(reasoning)
     max_tokens = request.get("max_tokens")
-    if isinstance(max_tokens, int) and count_tokens(content) > max_tokens:
-        content = _truncate_tokens(content, max_tokens)
-        finish = "length"
+    if isinstance(max_tokens, int):
+        # Thinking is generated first and spends the budget first (docs/wire.md).
+        if reasoning_tokens >= max_tokens:
+            if reasoning_tokens > max_tokens or content or calls:
+                reasoning = _truncate_tokens(reasoning, max_tokens)
+                reasoning_tokens = count_tokens(reasoning)
+                content, calls, finish = "", (), "length"
+        elif count_tokens(content) > max_tokens - reasoning_tokens:
+            content = _truncate_tokens(content, max_tokens - reasoning_tokens)
+            finish = "length"
     if finish_override in TRUNCATING_FINISHES:
         half = count_tokens(content) // 2
         content = "" if finish_override == "sensitive" else _truncate_tokens(content, half)
         calls = ()
         finish = str(finish_override)
-    reasoning = answer.reasoning if thinking_enabled(request) else ""
-    reasoning_tokens = count_tokens(reasoning)
     completion = (
         reasoning_tokens + count_tokens(content) + sum(count_tokens(c.arguments) for c in calls)
     )

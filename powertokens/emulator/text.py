@@ -16,6 +16,7 @@ __all__ = [
     "content_words",
     "count_tokens",
     "located_names",
+    "number_spans",
     "numbers",
     "pieces",
     "proper_names",
@@ -102,6 +103,14 @@ def numbers(text: str) -> list[int | float]:
     for match in _NUMBER.findall(text):
         found.append(float(match) if "." in match else int(match))
     return found
+
+
+def number_spans(text: str) -> list[tuple[int, int, int | float]]:
+    """(start, end, number) of each number in ``text``, in order."""
+    return [
+        (m.start(), m.end(), float(m.group()) if "." in m.group() else int(m.group()))
+        for m in _NUMBER.finditer(text)
+    ]
 
 
 def quoted_strings(text: str) -> list[str]:

@@ -330,9 +330,25 @@ def test_react_text_protocol() -> None:
 
 
 def test_max_tokens_truncates_and_reports_length() -> None:
-    reply = generate(request("echo: one two three four five", max_tokens=3))
+    off = {"type": "disabled"}
+    reply = generate(request("echo: one two three four five", max_tokens=3, thinking=off))
     assert reply.content == "one two three"
     assert reply.finish_reason == "length"
+
+
+def test_reasoning_spends_max_tokens_first() -> None:
+    body = request("echo: one two three four five")
+    thought = generate(body).reasoning
+    spent = count_tokens(thought)
+    cut = generate({**body, "max_tokens": 3})
+    assert (cut.content, cut.finish_reason) == ("", "length")
+    assert thought.startswith(cut.reasoning)
+    assert count_tokens(cut.reasoning) == 3
+    assert (cut.usage.completion_tokens, cut.usage.reasoning_tokens) == (3, 3)
+    rest = generate({**body, "max_tokens": spent + 2})
+    assert (rest.reasoning, rest.content, rest.finish_reason) == (thought, "one two", "length")
+    tool_body = request("Weather in Paris", tools=[WEATHER], max_tokens=2)
+    assert generate(tool_body).tool_calls == ()
 
 
 def test_stop_sequence_truncates_before_it() -> None:
