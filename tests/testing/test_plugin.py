@@ -4,11 +4,13 @@ installed, from ``-p`` otherwise."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -290,3 +292,15 @@ def test_importing_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_examples_in_the_docs_pass(pytester: pytest.Pytester) -> None:
+    page = Path(__file__).parents[2] / "docs" / "testing.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+    examples = [block for block in blocks if "def test_" in block]
+    assert len(examples) >= 3
+    pytester.makepyfile(**{f"test_doc_{i}": block for i, block in enumerate(examples)})
+    result = run(pytester, "")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 8, outcomes
+    assert set(outcomes) <= {"passed", "seconds"}, outcomes
