@@ -1,8 +1,8 @@
-"""Client tests run over real loopback HTTP against the in-process emulator."""
+"""Client tests run over real loopback HTTP against the in-process emulator, with the
+fixtures of the powertokens pytest plugin (``pt_emulator``, ``pt_client``...)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,42 +12,29 @@ from powertokens import (
     ChatCompletion,
     PowerTokens,
     PowerTokensError,
-    RetryPolicy,
     StreamDelta,
 )
 from powertokens.emulator import Emulator
+from powertokens.testing import FAST_RETRIES, TEST_API_KEY
 
-KEY = "pt-test-sentinel-key-0123456789"
+__all__ = ["FAST_RETRIES", "KEY", "Api"]  # FAST_RETRIES: the retry policy of the clients
 
-# Retries keep their count and order but wait microseconds, so fault tests stay fast.
-FAST_RETRIES = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys={KEY}) as emu:
-        yield emu
+KEY = TEST_API_KEY
 
 
 @pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    emulator.reset()
-    return emulator
+def emu(pt_emulator: Emulator) -> Emulator:
+    return pt_emulator
 
 
 @pytest.fixture
-def client(emu: Emulator) -> Iterator[PowerTokens]:
-    with PowerTokens(api_key=KEY, base_url=emu.url) as c:
-        c.retry_policy = FAST_RETRIES
-        yield c
+def client(pt_client: PowerTokens) -> PowerTokens:
+    return pt_client
 
 
 @pytest.fixture
-async def aclient(emu: Emulator) -> AsyncPowerTokens:
-    c = AsyncPowerTokens(api_key=KEY, base_url=emu.url)
-    c.retry_policy = FAST_RETRIES
-    yield c  # type: ignore[misc]
-    await c.close()
+def aclient(pt_async_client: AsyncPowerTokens) -> AsyncPowerTokens:
+    return pt_async_client
 
 
 class Api:

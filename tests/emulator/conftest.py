@@ -1,4 +1,5 @@
-"""Emulator tests: raw httpx over real loopback HTTP against one in-process emulator."""
+"""Emulator tests: raw httpx over real loopback HTTP against one in-process emulator that
+accepts any token (from the plugin's session pool, ``pt_emulators``), reset per test."""
 
 from __future__ import annotations
 
@@ -8,18 +9,14 @@ import httpx
 import pytest
 
 from powertokens.emulator import Emulator
+from powertokens.testing import EmulatorPool
 
 TOKEN = "pt-emulator-test-token"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
 @pytest.fixture
-def emu(server: Emulator) -> Emulator:
+def emu(pt_emulators: EmulatorPool) -> Emulator:
+    server = pt_emulators.get(api_keys=None)
     server.reset()
     return server
 

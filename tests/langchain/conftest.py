@@ -1,56 +1,36 @@
-"""LangChain adapter tests: a session emulator on loopback, reset before each test."""
+"""LangChain adapter tests: the plugin's session emulator on loopback, reset before each
+test, and its ``ChatPowerTokens`` factory (``pt_chat_model_factory``)."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 
 from langchain_powertokens import ChatPowerTokens
 from powertokens.emulator import Emulator
+from powertokens.testing import TEST_API_KEY, ModelFactory
 
 from .helpers import Run
 
-KEY = "pt-langchain-sentinel-key-5f1c2d9a"
+KEY = TEST_API_KEY
 
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys={KEY}) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    emulator.reset()
-    return emulator
-
-
-class Factory:
-    """Builds models pointed at the emulator; closes what it built."""
-
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.built: list[ChatPowerTokens] = []
-
-    def __call__(self, **params: Any) -> ChatPowerTokens:
-        model = ChatPowerTokens(**{"api_key": KEY, "base_url": self.emu.url, **params})
-        self.built.append(model)
-        return model
+Factory = ModelFactory[ChatPowerTokens]
+"""Builds models pointed at the emulator (``make_model(**fields)``); closes what it built
+(``make_model.built``) after the test."""
 
 
 @pytest.fixture
-async def make_model(emu: Emulator) -> AsyncIterator[Factory]:
-    factory = Factory(emu)
-    yield factory
-    for model in factory.built:
-        await model.aclose()  # from any loop: pools of other loops close on their own
+def emu(pt_emulator: Emulator) -> Emulator:
+    return pt_emulator
 
 
 @pytest.fixture
-def model(make_model: Factory) -> ChatPowerTokens:
-    return make_model()
+def make_model(pt_chat_model_factory: Factory) -> Factory:
+    return pt_chat_model_factory
+
+
+@pytest.fixture
+def model(pt_chat_model: ChatPowerTokens) -> ChatPowerTokens:
+    return pt_chat_model
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -1,4 +1,5 @@
-"""LlamaIndex adapter tests: real loopback HTTP against the in-process emulator.
+"""LlamaIndex adapter tests: real loopback HTTP against the plugin's in-process emulator
+(``pt_emulator``, reset before each test) and its LLM (``pt_llm``).
 
 ``Runner`` gives the sync and async faces of the LLM one interface, so a test written
 once runs both ways (parametrize with the ``run`` fixture).
@@ -6,7 +7,6 @@ once runs both ways (parametrize with the ``run`` fixture).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -14,28 +14,19 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, Completi
 
 from llama_index_powertokens import PowerTokens
 from powertokens.emulator import Emulator
+from powertokens.testing import TEST_API_KEY
 
-KEY = "pt-llamaindex-sentinel-key-0123456789"
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys={KEY}) as emu:
-        yield emu
+KEY = TEST_API_KEY
 
 
 @pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    emulator.reset()
-    return emulator
+def emu(pt_emulator: Emulator) -> Emulator:
+    return pt_emulator
 
 
 @pytest.fixture
-async def llm(emu: Emulator) -> AsyncIterator[PowerTokens]:
-    model = PowerTokens(api_key=KEY, base_url=emu.url)
-    yield model
-    model.close()
-    await model.aclose()
+def llm(pt_llm: PowerTokens) -> PowerTokens:
+    return pt_llm
 
 
 def user(text: str) -> list[ChatMessage]:

@@ -1,11 +1,11 @@
-"""Reliability suite: one session emulator on loopback (reset per test), a sentinel key,
-and a sleep recorder so retries are counted and their delays checked without waiting."""
+"""Reliability suite: the plugin's session emulator on loopback (``pt_emulator``, reset
+per test), the plugin's sentinel key (``stacks.KEY``), and a sleep recorder so retries
+are counted and their delays checked without waiting."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,19 +14,10 @@ import powertokens._client as client_module
 import powertokens._streaming as streaming_module
 from powertokens.emulator import Emulator
 
-from .stacks import KEY
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys={KEY}) as emu:
-        yield emu
-
 
 @pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    emulator.reset()
-    return emulator
+def emu(pt_emulator: Emulator) -> Emulator:
+    return pt_emulator
 
 
 class _Module:

@@ -13,8 +13,9 @@ from llama_index.core.base.llms.types import ChatMessage
 from langchain_powertokens import ChatPowerTokens
 from llama_index_powertokens import PowerTokens as LlamaPowerTokens
 from powertokens import AsyncPowerTokens, PowerTokens
+from powertokens.testing import TEST_API_KEY
 
-KEY = "pt-SENTINEL-reliability-key-7f3e1c9a5b2d"
+KEY = TEST_API_KEY
 """The API key every test uses; no output, log, trace or error may ever contain it."""
 
 PROMPT = "echo: " + " ".join(f"word{i}" for i in range(30))
