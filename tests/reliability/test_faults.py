@@ -303,7 +303,10 @@ def _params() -> Iterator[Any]:
                 continue
             if (face.stack, face.stream, case.id) in COVERED:
                 continue
-            yield pytest.param(face, case, id=f"{face.id}-{case.id}")
+            # The adapters' cells are slow-marked: the fast loop keeps the core's cells
+            # (where retries and faults are handled) and the adapters' own tests.
+            marks = () if face.stack == "core" else pytest.mark.slow
+            yield pytest.param(face, case, id=f"{face.id}-{case.id}", marks=marks)
 
 
 _REFERENCES: dict[str | None, tuple[str, str | None]] = {}

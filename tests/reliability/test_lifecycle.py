@@ -33,9 +33,12 @@ from powertokens import AsyncPowerTokens, PoolTimeoutError, PowerTokens, Timeout
 
 from .stacks import KEY
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc (Linux)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc (Linux)"
+    ),
+    pytest.mark.slow,  # an emulator process per module, event loops by the dozen, GC off
+]
 
 MESSAGES = [{"role": "user", "content": "echo: " + " ".join(f"w{i}" for i in range(40))}]
 PROMPT = MESSAGES[0]["content"]
