@@ -1,4 +1,4 @@
-"""Suite-wide settings: the hypothesis profiles.
+"""Suite-wide settings: the hypothesis profiles, and the cells the fast loop leaves out.
 
 ``HYPOTHESIS_PROFILE`` picks one (default ``dev``):
 
@@ -15,8 +15,24 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("dev", max_examples=100, deadline=None, print_blob=True)
 settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+ADAPTERS = ("langchain", "llama_index")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The cross-stack sweeps of ``tests/reliability`` are slow in their adapters' cells
+    (a test parametrized by ``face`` or ``stack`` with a LangChain or LlamaIndex value):
+    the fast loop keeps their core cells, and each adapter's own suite
+    (``tests/langchain``, ``tests/llama_index``). Everything still runs by default."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        stack = params.get("stack", getattr(params.get("face"), "stack", None))
+        if stack in ADAPTERS and "reliability" in item.nodeid.split("/")[:2]:
+            item.add_marker(pytest.mark.slow)

@@ -303,10 +303,7 @@ def _params() -> Iterator[Any]:
                 continue
             if (face.stack, face.stream, case.id) in COVERED:
                 continue
-            # The adapters' cells are slow-marked: the fast loop keeps the core's cells
-            # (where retries and faults are handled) and the adapters' own tests.
-            marks = () if face.stack == "core" else pytest.mark.slow
-            yield pytest.param(face, case, id=f"{face.id}-{case.id}", marks=marks)
+            yield pytest.param(face, case, id=f"{face.id}-{case.id}")
 
 
 _REFERENCES: dict[str | None, tuple[str, str | None]] = {}
