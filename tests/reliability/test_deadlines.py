@@ -2,8 +2,9 @@
 server that keeps every read within its timeout yet never finishes: ``: PING`` comments,
 a body one byte at a time. Also: timeouts of ``inf``, and calls after ``close()``.
 
-Every server pause here is a tenth of a second or less and every deadline a few tenths,
-so each test ends well within a second.
+Every deadline is a few tenths of a second and the hostile server would go on for five
+seconds, so each test ends within about half a second, and only the deadline can end it so
+early.
 """
 
 from __future__ import annotations
