@@ -83,23 +83,28 @@ def _time_import(modules: tuple[str, ...], env: dict[str, str]) -> float:
 
 
 def import_times(
-    reps: int, jobs: int = 1, progress: Callable[[str], None] = print
+    reps: int,
+    jobs: int = 1,
+    progress: Callable[[str], None] = print,
+    groups: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """``{label: {group, kind, modules, seconds (median), samples}}``.
 
-    ``jobs`` > 1 runs that many imports at once: only for the quick mode, whose
-    figures prove the code runs, not how fast.
+    ``jobs`` > 1 runs that many imports at once, and ``groups`` keeps only those groups
+    of ``IMPORTS``: only for the quick mode, whose figures prove the code runs, not how
+    fast.
     """
     progress(f"import time ({reps} fresh processes per module) ...")
     env = _env()
+    imports = tuple(entry for entry in IMPORTS if groups is None or entry[1] in groups)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         if reps > 1:  # our sources' __pycache__ (site-packages got theirs at install)
-            ours = [entry for entry in IMPORTS if entry[2] == "ours"]
+            ours = [entry for entry in imports if entry[2] == "ours"]
             list(pool.map(lambda entry: _time_import(entry[3], env), ours))
-        samples: dict[str, list[float]] = {label: [] for label, *_ in IMPORTS}
+        samples: dict[str, list[float]] = {label: [] for label, *_ in imports}
         for r in range(reps):
-            shift = r % len(IMPORTS)
-            order = IMPORTS[shift:] + IMPORTS[:shift]
+            shift = r % len(imports)
+            order = imports[shift:] + imports[:shift]
             times = pool.map(lambda entry: _time_import(entry[3], env), order)
             for (label, *_), seconds in zip(order, times, strict=True):
                 samples[label].append(seconds)
@@ -112,7 +117,7 @@ def import_times(
             "seconds": statistics.median(samples[label]),
             "samples": samples[label],
         }
-        for label, group, kind, modules in IMPORTS
+        for label, group, kind, modules in imports
     }
 
 

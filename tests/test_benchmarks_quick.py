@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # fresh interpreters importing every contender
 def test_quick_mode_runs_every_contender_and_writes_results(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)],
@@ -42,6 +45,7 @@ def test_quick_mode_runs_every_contender_and_writes_results(tmp_path: Path) -> N
         for name, figures in row.items():
             assert figures["errors"] == 0, (size, name, figures["first_error"])
             assert figures["lost"] == 0, (size, name)
+    assert results["imports"]
     assert all(entry["seconds"] > 0 for entry in results["imports"].values())
     assert len(results["memory"]) == 3
     assert results["targets"]

@@ -1,4 +1,4 @@
-"""Server lifecycle and scale: start/stop, shutdown during a stall, 1,000 streams, the CLI."""
+"""Server lifecycle and scale: start/stop, shutdown during a stall, 300 streams, the CLI."""
 
 from __future__ import annotations
 
@@ -52,8 +52,12 @@ def test_stop_ends_a_stalled_stream_promptly() -> None:
     assert emu.open_connections == 0
 
 
-async def test_a_thousand_concurrent_streams() -> None:
-    count, per_client = 1000, 50
+@pytest.mark.slow
+async def test_hundreds_of_concurrent_streams() -> None:
+    # 300 streams all open at once: more than any default cap that could bite (a listen
+    # backlog of 128, a thread pool, one httpx pool of 100), so the emulator holds them
+    # by design. 1,000 proved nothing more, at three times the cost.
+    count, per_client = 300, 50
     opened = 0
     all_open = asyncio.Event()
     connections_at_peak: list[int] = []
@@ -110,6 +114,7 @@ def _spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
     return process, line[len(prefix) :]
 
 
+@pytest.mark.slow  # a fresh interpreter each
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_cli_serves_until_signalled(sig: signal.Signals) -> None:
     process, url = _spawn("--api-key", "cli-key", "--max-concurrency", "4")

@@ -51,7 +51,8 @@ from powertokens import RequestValidationError, validate_request
 from powertokens._limits import encode_body
 from powertokens.emulator.validation import validate as service_validate
 
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# example counts and the deadline come from the profile (tests/conftest.py)
+PROPERTY = settings(suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(autouse=True)

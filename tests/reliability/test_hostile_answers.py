@@ -560,6 +560,7 @@ def _mutants(base: dict[str, Any]) -> list[Any]:
     return [_replaced(base, path, wrong) for path in _paths(base) for wrong in WRONG]
 
 
+@pytest.mark.slow  # hundreds of calls over loopback (tests/unit/test_error_promise.py: in-process)
 @pytest.mark.parametrize("face", CORE, ids=ids(CORE))
 async def test_every_wrong_type_in_a_completion_or_chunk_keeps_the_promise(face: Face) -> None:
     if face.stream:

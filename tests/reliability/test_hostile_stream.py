@@ -84,6 +84,7 @@ DONE = sse("[DONE]")
 # --- 1. long lines: linear time, and a cap -------------------------------------------
 
 
+@pytest.mark.slow  # 20 MB through the decoder
 @pytest.mark.parametrize("mode", MODES)
 def test_a_20_mb_line_is_refused_at_the_default_cap(server: HostileServer, mode: str) -> None:
     before = sse(completion_chunk("kept"))
@@ -99,6 +100,7 @@ def test_a_20_mb_line_is_refused_at_the_default_cap(server: HostileServer, mode:
     assert len(server.requests) == 1  # not retried
 
 
+@pytest.mark.slow  # 20 MB through the decoder
 @pytest.mark.parametrize("mode", MODES)
 def test_a_20_mb_line_under_a_raised_cap_arrives_whole_and_fast(
     server: HostileServer, mode: str

@@ -10,6 +10,7 @@ the LlamaIndex LLM's ``chat``/``achat``/``stream_chat``/``astream_chat`` and the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,9 +53,16 @@ def _dict_tools(n: int, name: str = "lookup") -> list[dict[str, Any]]:
 
 
 def _li_tools(n: int, name: str = "lookup") -> list[FunctionTool]:
-    return [
+    return list(_li_tools_made(n, name))
+
+
+@functools.cache
+def _li_tools_made(n: int, name: str) -> tuple[FunctionTool, ...]:
+    """Made once per (n, name): a FunctionTool builds a pydantic model, and the 129 tools
+    were made again for each of the eight entry points. Reused as given: nothing is sent."""
+    return tuple(
         FunctionTool.from_defaults(_lookup, name=f"{name}{i}" if n > 1 else name) for i in range(n)
-    ]
+    )
 
 
 IMAGE = "ftp://example.com/cat.png"

@@ -1,6 +1,6 @@
-"""Load: 1,000 concurrent async streams through the core and each adapter, against an
-emulator that answers 429 ``1302`` beyond 50 requests in flight, with the client-side
-``max_concurrent_requests`` at that limit.
+"""Load: a burst of concurrent async streams, several times the plan's limit, through the
+core and each adapter, against an emulator that answers 429 ``1302`` beyond 50 requests in
+flight, with the client-side ``max_concurrent_requests`` at that limit.
 
 Every stream must complete, token for token equal to the non-stream answer, without
 drawing a single 1302; afterwards no socket of the run is left open and memory is where
@@ -32,13 +32,27 @@ from powertokens.emulator import Emulator
 
 from .stacks import KEY
 
-STREAMS = 1000
+pytestmark = pytest.mark.slow
+
+# Sized to what the tests prove, not to a figure (benchmarks/run.py measures throughput):
+# - queueing: 250 streams at a limit of 50 are five times what the plan admits, so four
+#   fifths of the burst must wait for a slot (and, without the limit, draw 1302s);
+# - no leak: every per-stream object is counted (``live``), which proves it at any size;
+#   the memory checks compare against what 250 leaked streams would hold (~90 Python
+#   blocks each, measured), far above the noise of a round;
+# - no hang: the burst ends, each stream with its own text.
+# ``LOAD_STREAMS=1000 pytest -s tests/reliability/test_load.py`` gives the figures of a
+# bigger burst; it proves nothing more, in four times the time.
+STREAMS = int(os.environ.get("LOAD_STREAMS", "250"))
 SERVER_LIMIT = 50
 CLIENT_LIMIT = SERVER_LIMIT  # at the plan's limit: a burst queues instead of drawing 1302s
-WARMUP = 100
+WARMUP = 2 * SERVER_LIMIT
 PROMPTS = 20
 SLOW_MS = 2000
-RSS_SLACK = 16 * 1024 * 1024  # bytes: allocator noise; a leak of 1,000 streams is far more
+RSS_SLACK = 16 * 1024 * 1024  # bytes: allocator noise
+SETTLE = 10.0
+"""Seconds for the sockets of a run to close once its client closed (both ends: the
+emulator closes its side on its own thread, later than it counts the connection done)."""
 
 
 def prompt(i: int) -> str:
@@ -71,11 +85,7 @@ def rss() -> int:
 
 def open_sockets() -> int:
     """Sockets this process holds open (``/proc/self/fd``)."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):  # closed while listing
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-    return count
+    return len(socket_fds())
 
 
 def sockets_on(port: int) -> int:
@@ -91,6 +101,29 @@ def sockets_on(port: int) -> int:
             if port in ports and state != "0A" and inode != "0":
                 count += 1
     return count
+
+
+def socket_fds() -> dict[str, str]:
+    """``{fd: "socket:[inode]"}`` for the sockets this process holds open."""
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed while listing
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:"):
+                fds[fd] = target
+    return fds
+
+
+async def settled(condition: Callable[[], bool], timeout: float = SETTLE) -> bool:
+    """Wait until ``condition()`` holds (re-checked every few milliseconds); False if it
+    still does not after ``timeout`` seconds. For what nothing notifies: sockets that the
+    emulator's thread closes some time after it counted the connection done."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True
 
 
 def live(*types: type) -> int:
@@ -234,7 +267,7 @@ async def run_round(stack: Stack, emu: Emulator, n: int, slow: int = 0) -> Round
 
 
 @pytest.mark.parametrize("name", list(STACKS))
-async def test_a_thousand_streams_under_the_limit(name: str, limited: Emulator) -> None:
+async def test_a_burst_of_streams_under_the_limit(name: str, limited: Emulator) -> None:
     emu = limited
     emu.reset()
     await sockets_closed(emu)
@@ -269,6 +302,11 @@ async def test_a_thousand_streams_under_the_limit(name: str, limited: Emulator) 
 
     await stack.close()
     await sockets_closed(emu)
+    # Both ends of every connection of the run close (the emulator's side on its own
+    # thread, after it counted the connection done): wait for that, then nothing of the
+    # run may be left open in this process.
+    ends_closed = await settled(lambda: sockets_on(emu.port) == 0)
+    back_to_start = await settled(lambda: open_sockets() <= sockets_at_start)
     figures.sockets_after = open_sockets()
     print(f"\n{figures}")
 
@@ -278,12 +316,12 @@ async def test_a_thousand_streams_under_the_limit(name: str, limited: Emulator) 
     assert figures.requests == STREAMS  # one request per stream: nothing retried
     assert leftovers == 0  # no stream, accumulator or chunk outlived its stream
     assert figures.rss_after - figures.rss_before < RSS_SLACK
-    assert sockets_on(emu.port) == 0  # neither end of any connection left open
-    assert figures.sockets_after <= sockets_at_start
+    assert ends_closed, f"{sockets_on(emu.port)} ends of the run's connections left open"
+    assert back_to_start, f"{figures.sockets_after} > {sockets_at_start}: {socket_fds()}"
 
 
 async def test_memory_is_flat_from_one_round_to_the_next(limited: Emulator) -> None:
-    """Two more rounds of 1,000 through the core: the second ends where the first did
+    """Two more rounds of the burst through the core: the second ends where the first did
     (Python blocks and RSS), so nothing accumulates per stream."""
     emu = limited
     stack = core_stack(emu.url, CLIENT_LIMIT)
@@ -302,8 +340,10 @@ async def test_memory_is_flat_from_one_round_to_the_next(limited: Emulator) -> N
         f"\ncore, round 1 -> round 2: Python blocks {blocks_1} -> {blocks_2}, "
         f"RSS {rss_1 / mib:.1f} -> {rss_2 / mib:.1f} MiB"
     )
-    # A finished stream kept alive holds ~90 blocks; the noise of a round is a few thousand.
-    assert blocks_2 - blocks_1 < 10 * STREAMS
+    # A finished stream kept alive holds ~90 blocks; the noise of a round is about a
+    # thousand (measured at 250 streams: +1,092). 20 a stream is far above the noise and
+    # far below a leaked stream (the exact per-stream count is test_a_burst_of_streams_...).
+    assert blocks_2 - blocks_1 < 20 * STREAMS
     assert rss_2 - rss_1 < 4 * mib
 
 

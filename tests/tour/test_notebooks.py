@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -20,27 +21,40 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 OUR_PACKAGES = ("powertokens", "langchain_powertokens", "llama_index_powertokens")
 
-# What each notebook must show when it ran: a fragment of some cell's output.
-EXPECTED = {
+# What each notebook must show when it ran, as patterns over what its cells printed
+# (``re.MULTILINE``). They check behaviour: what came back (reasoning, then an answer; tool
+# calls with their arguments; sources), the facts of the notebooks' own notes and documents
+# reaching the answers, and the notebooks' own formatting -- never the emulator's wording,
+# which is free to change.
+EXPECTED: dict[str, list[str]] = {
     "01_langchain_lcel_streaming": [
-        "[thinking] The user asks: What does a vector database store?",
-        "[answer] A vector database stores embeddings",
-        "'reasoning', 'text'",
-        "A vector database finds the stored embeddings nearest to the embedding of a query.",
+        r"^reasoning: \S",  # invoke() with thinking: reasoning and an answer
+        r"^answer: +\S",
+        r"^blocks: +\['reasoning', 'text'\]$",
+        r"(?s)\[thinking\] \S.*\[answer\] \S",  # streamed: reasoning first, then the answer
+        r"A vector database stores embeddings",  # the notes reached the model
+        r"A vector database finds the stored embeddings nearest",
+        r"^What does a vector database store\?\n  -> \S",  # abatch(): one answer each
+        r"^How does a vector database find the nearest embeddings\?\n  -> \S",
+        r"^'' \| \S",  # thinking=False: no reasoning, an answer
     ],
     "02_llamaindex_rag": [
-        "glm-4.5-air has a context window of 128,000 tokens and writes at most 96,000",
-        "source: models.md (score",
-        'The only tool_choice the API accepts is "auto"',
-        "glm-5-turbo is the default model of every client in this project.",
-        "The clients retry connection errors, timeouts and server errors twice by default",
-        "Start it with python -m powertokens.emulator --port 8787",
+        r"(?s)\[thinking\] \S.*\[answer\] \S",
+        r"^\d+ documents: ",
+        r"96,000",  # the retrieved fact answers the question
+        r"^  source: models\.md \(score \d+\.\d\d\)$",
+        r'tool_choice the API accepts is "auto"',
+        r"^sources: \['\w+\.md', '\w+\.md'\]$",
+        r"glm-5-turbo is the default model",  # the chat engine, turn by turn
+        r"retry connection errors, timeouts and server errors",
+        r"python -m powertokens\.emulator --port 8787",
+        r"^\['user', 'assistant', 'user', 'assistant', 'user', 'assistant'\]$",
     ],
     "03_tool_calling_agents": [
-        "get_weather({'city': 'Paris'}) -> Sunny, 21 °C in Paris",
-        "get_weather({'city': 'London'}) -> Sunny, 21 °C in London",
-        "answer: According to get_weather: Sunny, 21 °C in Paris.\n",
-        "['HumanMessage', 'AIMessage', 'ToolMessage', 'ToolMessage', 'AIMessage']",
+        r"get_weather\(\{'city': 'Paris'\}\) -> Sunny, 21 °C in Paris",
+        r"get_weather\(\{'city': 'London'\}\) -> Sunny, 21 °C in London",
+        r"^answer: .*Sunny, 21 °C in Paris",  # an answer from the tool's result
+        r"^\['HumanMessage', 'AIMessage', 'ToolMessage', 'ToolMessage', 'AIMessage'\]$",
     ],
 }
 
@@ -53,6 +67,7 @@ def test_the_three_notebooks_are_there() -> None:
     assert [p.stem for p in NOTEBOOKS] == list(EXPECTED)
 
 
+@pytest.mark.slow  # a fresh kernel importing both frameworks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom_against_the_emulator(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
@@ -72,8 +87,10 @@ def test_notebook_runs_top_to_bottom_against_the_emulator(path: Path) -> None:
         if output.output_type == "stream" and output.name == "stdout"
     )
     assert "No POWERTOKENS_API_KEY: using the built-in emulator" in printed
-    for fragment in EXPECTED[path.stem]:
-        assert fragment in printed
+    missing = [p for p in EXPECTED[path.stem] if not re.search(p, printed, re.MULTILINE)]
+    assert not missing, f"{path.name} printed:\n{printed}"
+    if path.stem == "03_tool_calling_agents":  # both agents called the tool for Paris
+        assert printed.count("get_weather({'city': 'Paris'}) -> Sunny, 21 °C in Paris") == 2
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -110,6 +110,7 @@ def test_there_are_examples_for_each_quickstart() -> None:
     } <= headings
 
 
+@pytest.mark.slow  # a fresh interpreter per example
 @pytest.mark.parametrize(("name", "source"), PYTHON_BLOCKS, ids=[n for n, _ in PYTHON_BLOCKS])
 def test_python_example_runs_as_written(
     name: str, source: str, service: Emulator, tmp_path: Path

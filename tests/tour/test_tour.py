@@ -1,15 +1,22 @@
-"""The README's first command runs the tour: end to end in a subprocess, as a user would."""
+"""The README's first command runs the tour: end to end in a subprocess, as a user would.
+
+The options and the steps' outcomes are checked in this process (``tour.cli.main`` with
+the arguments), each subprocess costing seconds of imports.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from powertokens.emulator import Emulator
+from tour.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_TITLES = (
@@ -39,6 +46,37 @@ def tour(
     )
 
 
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_tour(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Done]:
+    """``main(args)`` in this process, with the environment :func:`tour` gives the
+    subprocess: no ``POWERTOKENS_*`` variable but the key, if any."""
+
+    def run(*args: str, key: str | None = None) -> Done:
+        for name in [k for k in os.environ if k.startswith("POWERTOKENS_")]:
+            monkeypatch.delenv(name)
+        if key is not None:
+            monkeypatch.setenv("POWERTOKENS_API_KEY", key)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse: --help, usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+@pytest.mark.slow  # a fresh interpreter importing both frameworks
 def test_the_whole_tour_runs_offline_against_the_built_in_emulator() -> None:
     done = tour()
     assert done.returncode == 0, done.stderr
@@ -66,16 +104,16 @@ def test_the_whole_tour_runs_offline_against_the_built_in_emulator() -> None:
     assert done.stderr == ""
 
 
-def test_help_lists_the_options() -> None:
-    done = tour("--help")
+def test_help_lists_the_options(run_tour: Callable[..., Done]) -> None:
+    done = run_tour("--help")
     assert done.returncode == 0
     for option in ("--model", "--steps", "--base-url", "--emulator", "--pace", "--docs"):
         assert option in done.stdout
     assert "POWERTOKENS_API_KEY" in done.stdout
 
 
-def test_chosen_steps_only_by_number_and_name() -> None:
-    done = tour("--steps", "agent,4", "--pace", "0")
+def test_chosen_steps_only_by_number_and_name(run_tour: Callable[..., Done]) -> None:
+    done = run_tour("--steps", "agent,4", "--pace", "0")
     assert done.returncode == 0, done.stderr
     assert STEP_TITLES[1] in done.stdout
     assert STEP_TITLES[3] in done.stdout
@@ -92,16 +130,20 @@ def test_chosen_steps_only_by_number_and_name() -> None:
         (("--base-url", "http://127.0.0.1:9/v1"), "--base-url needs POWERTOKENS_API_KEY"),
     ],
 )
-def test_bad_options_are_usage_errors(args: tuple[str, ...], message: str) -> None:
-    done = tour(*args)
+def test_bad_options_are_usage_errors(
+    run_tour: Callable[..., Done], args: tuple[str, ...], message: str
+) -> None:
+    done = run_tour(*args)
     assert done.returncode == 2
     assert message in done.stderr
 
 
-def test_with_a_key_it_talks_to_the_service_at_the_base_url() -> None:
+def test_with_a_key_it_talks_to_the_service_at_the_base_url(
+    run_tour: Callable[..., Done],
+) -> None:
     # The "real service" path, pointed at an emulator this test owns.
     with Emulator(api_keys={"pt-tour-key"}) as service:
-        done = tour("--base-url", service.url, "--steps", "1,3", key="pt-tour-key")
+        done = run_tour("--base-url", service.url, "--steps", "1,3", key="pt-tour-key")
         assert done.returncode == 0, done.stderr
         assert f"Using the PowerTokens service at {service.url}." in done.stdout
         assert "emulator" not in done.stdout.split("\n", 2)[1]
@@ -109,18 +151,20 @@ def test_with_a_key_it_talks_to_the_service_at_the_base_url() -> None:
         assert {r.json["model"] for r in service.requests} == {"glm-5"}
 
 
-def test_an_authentication_error_stops_the_tour_with_a_hint() -> None:
+def test_an_authentication_error_stops_the_tour_with_a_hint(
+    run_tour: Callable[..., Done],
+) -> None:
     with Emulator(api_keys={"the-right-key"}) as service:
-        done = tour("--base-url", service.url, "--steps", "1", key="a-wrong-key")
+        done = run_tour("--base-url", service.url, "--steps", "1", key="a-wrong-key")
     assert done.returncode == 1
     assert "step 1 failed: PowerTokensAuthenticationError" in done.stdout
     assert "check POWERTOKENS_API_KEY" in done.stdout
     assert "a-wrong-key" not in done.stdout + done.stderr
 
 
-def test_the_rag_step_reads_any_folder(tmp_path: Path) -> None:
+def test_the_rag_step_reads_any_folder(run_tour: Callable[..., Done], tmp_path: Path) -> None:
     (tmp_path / "facts.md").write_text("The tour reads any folder of notes.\n", encoding="utf-8")
-    done = tour("--steps", "rag", "--docs", str(tmp_path), "--pace", "0")
+    done = run_tour("--steps", "rag", "--docs", str(tmp_path), "--pace", "0")
     assert done.returncode == 0, done.stderr
     assert f"indexing 1 document from {tmp_path}" in done.stdout
     assert "[1] facts.md (score" in done.stdout

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from powertokens import (
@@ -136,7 +136,6 @@ def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return copied
 
 
-@settings(max_examples=400, deadline=None)
 @given(path=st.sampled_from(_paths(COMPLETION)), value=json_values)
 def test_any_json_at_any_field_of_an_answer(path: tuple[Any, ...], value: Any) -> None:
     body = json.dumps(_replaced(COMPLETION, path, value)).encode()
@@ -145,7 +144,6 @@ def test_any_json_at_any_field_of_an_answer(path: tuple[Any, ...], value: Any) -
         decode_completion(response, body)
 
 
-@settings(max_examples=400, deadline=None)
 @given(path=st.sampled_from(_paths(CHUNK)), value=json_values, stops=st.booleans())
 def test_any_json_at_any_field_of_a_chunk(path: tuple[Any, ...], value: Any, stops: bool) -> None:
     acc = StreamAccumulator(("STOP",) if stops else ())

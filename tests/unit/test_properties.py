@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from powertokens import (
@@ -55,7 +55,6 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 @given(sse_streams(), st.lists(st.integers(0, 10_000), max_size=12))
-@settings(max_examples=300, deadline=None)
 def test_sse_any_split_gives_the_same_events(
     stream: tuple[bytes, list[str]], cuts: list[int]
 ) -> None:
@@ -67,7 +66,6 @@ def test_sse_any_split_gives_the_same_events(
 
 
 @given(st.binary(max_size=300), st.lists(st.integers(0, 1000), max_size=8))
-@settings(max_examples=300, deadline=None)
 def test_sse_arbitrary_bytes_never_crash(raw: bytes, cuts: list[int]) -> None:
     decoder = SSEDecoder()
     for piece in split(raw, cuts):
@@ -135,7 +133,6 @@ def answers(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 @given(answers())
-@settings(max_examples=300, deadline=None)
 def test_accumulator_any_chunk_form_adds_up(
     case: tuple[list[dict[str, Any]], dict[str, Any]],
 ) -> None:
@@ -169,7 +166,6 @@ weird_chunks = st.dictionaries(chunk_keys, json_values, max_size=4) | st.fixed_d
 
 
 @given(st.lists(weird_chunks | json_values, max_size=5))
-@settings(max_examples=400, deadline=None)
 def test_accumulator_garbage_raises_only_typed_errors(chunks: list[Any]) -> None:
     acc = StreamAccumulator()
     try:
@@ -184,7 +180,6 @@ def test_accumulator_garbage_raises_only_typed_errors(chunks: list[Any]) -> None
 
 
 @given(st.text(max_size=40), st.lists(st.text(min_size=1, max_size=4), max_size=3), st.data())
-@settings(max_examples=300, deadline=None)
 def test_stop_filter_equals_cut_at_stop(text: str, stops: list[str], data: st.DataObject) -> None:
     pieces = chop(data.draw, text)
     f = StopFilter(stops)
@@ -218,7 +213,6 @@ def outcome(pieces: list[bytes], limit: int) -> tuple[list[ServerSentEvent], boo
 
 
 @given(st.lists(hostile_pieces, max_size=40), st.lists(st.integers(0, 10_000), max_size=12))
-@settings(max_examples=500, deadline=None)
 def test_sse_hostile_bytes_any_split_gives_what_one_read_gives(
     parts: list[bytes], cuts: list[int]
 ) -> None:
@@ -228,14 +222,12 @@ def test_sse_hostile_bytes_any_split_gives_what_one_read_gives(
 
 
 @given(st.lists(hostile_pieces, max_size=25))
-@settings(max_examples=150, deadline=None)
 def test_sse_hostile_bytes_byte_by_byte_gives_what_one_read_gives(parts: list[bytes]) -> None:
     raw = b"".join(parts)
     assert outcome([raw[i : i + 1] for i in range(len(raw))], 60) == outcome([raw], 60)
 
 
 @given(sse_streams(), st.lists(st.integers(0, 10_000), max_size=12))
-@settings(max_examples=200, deadline=None)
 def test_sse_a_leading_bom_is_dropped_at_any_split(
     stream: tuple[bytes, list[str]], cuts: list[int]
 ) -> None:
@@ -247,7 +239,6 @@ def test_sse_a_leading_bom_is_dropped_at_any_split(
 
 
 @given(st.text(max_size=30), st.lists(st.integers(0, 60), max_size=6), st.booleans())
-@settings(max_examples=300, deadline=None)
 def test_accumulator_text_cut_inside_surrogate_pairs_adds_up(
     text: str, cuts: list[int], reasoning: bool
 ) -> None:
