@@ -278,11 +278,11 @@ class StreamAccumulator:
             stop_filter = self._filter
             if stop_filter is not None:
                 content = stop_filter.feed(content) if content else ""
+                if finish and not stop_filter.stopped:
+                    content += stop_filter.flush()  # may settle a held-back match
                 if stop_filter.stopped:  # the answer ends here
                     self.stopped = True
                     finish = "stop"
-                elif finish:
-                    content += stop_filter.flush()
             if content:
                 self._content.append(content)
             if (raw_calls := delta.get("tool_calls")) and not self.stopped:

@@ -44,22 +44,31 @@ class StopFilter:
             return ""
         text = self._held + piece
         cut, found = cut_at_stop(text, self._stops)
-        if found:
+        keep = self._holdback(text)
+        if found and len(text) - keep >= len(cut):
+            # No longer stop can still complete before this one: the answer ends here.
             self.stopped = True
             self._held = ""
             return cut
-        keep = self._holdback(text)
+        # Held back: the start of a stop, or (with a match found) a longer stop that
+        # begins earlier and may yet complete; the next piece or flush() settles it.
         self._held = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep]
 
     def flush(self) -> str:
-        """End of the answer: release what was held back (it never became a stop)."""
+        """End of the answer: release what was held back, cut at a stop it holds (then
+        :attr:`stopped` turns true)."""
         held, self._held = self._held, ""
-        return held
+        if self.stopped or not held:
+            return ""
+        cut, found = cut_at_stop(held, self._stops)
+        self.stopped = found
+        return cut
 
     @property
     def held(self) -> str:
-        return self._held
+        """Text held back, cut at a stop it already holds (a partial answer's end)."""
+        return cut_at_stop(self._held, self._stops)[0]
 
     def _holdback(self, text: str) -> int:
         """Length of the longest suffix of ``text`` that is a proper prefix of a stop."""

@@ -394,3 +394,43 @@ def test_a_lone_surrogate_through_the_llama_index_adapter(server: HostileServer)
     assert isinstance(info.value, RequestValidationError)
     assert info.value.field == "messages[0].content"
     assert server.requests == []
+
+
+# --- stop sequences that overlap ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        (["xxAB", "C rest"], "xx"),  # "ABC" starts before "B": it wins once complete
+        (["xxAB", "D rest"], "xxA"),  # "ABC" never completes: cut at "B"
+        (["xxA", "B"], "xxA"),  # the answer ends while "ABC" is still possible
+    ],
+)
+def test_a_longer_stop_that_starts_earlier_wins_in_a_stream(
+    server: HostileServer, mode: str, pieces: list[str], expected: str
+) -> None:
+    """The stream's text equals the whole answer cut at the earliest stop, even when a
+    shorter stop completes first inside a longer one that began earlier."""
+    events = [sse(completion_chunk(p)) for p in pieces[:-1]]
+    server.script(body(*events, sse(completion_chunk(pieces[-1], finish="stop")), DONE))
+    stops = ["B", "ABC"]
+
+    if mode == "sync":
+        with PowerTokens(api_key="k", base_url=server.url, max_retries=0) as client:
+            with client.stream(MESSAGES, stop=stops) as s:
+                deltas = list(s)
+            final = s.completion
+    else:
+
+        async def main() -> tuple[list[Any], Any]:
+            async with AsyncPowerTokens(api_key="k", base_url=server.url, max_retries=0) as c:
+                async with c.stream(MESSAGES, stop=stops) as s:
+                    got = [d async for d in s]
+                return got, s.completion
+
+        deltas, final = asyncio.run(main())
+    assert "".join(d.content for d in deltas) == expected
+    assert final.content == expected
+    assert final.finish_reason == "stop"
