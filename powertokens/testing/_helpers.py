@@ -138,11 +138,16 @@ class EmulatorPool:
         self._lock = threading.Lock()
         self._running: dict[tuple[tuple[str, Any], ...], Emulator] = {}
 
-    def get(self, **options: Any) -> Emulator:
-        """The running emulator for ``options`` (``Emulator``'s keyword arguments)."""
+    def get(self, group: str | None = None, **options: Any) -> Emulator:
+        """The running emulator for ``options`` (``Emulator``'s keyword arguments).
+
+        ``group`` names a server of its own, shared only by the callers giving that name
+        (for tests that count the server's connections, which other tests' idle
+        keep-alive connections would add to)."""
         if "api_keys" in options and options["api_keys"] is not None:
             options["api_keys"] = frozenset(options["api_keys"])
         key = tuple(sorted((name, _frozen(value)) for name, value in options.items()))
+        key += (("group", group),)
         with self._lock:
             emulator = self._running.get(key)
             if emulator is None:

@@ -16,20 +16,25 @@ TOKEN = "pt-emulator-test-token"
 
 @pytest.fixture
 def emu(pt_emulators: EmulatorPool) -> Emulator:
-    server = pt_emulators.get(api_keys=None)
+    server = pt_emulators.get(group="emulator", api_keys=None)
     server.reset()
     return server
+
+
+# verify=False: plain http on loopback, so no certificate store is loaded per client.
 
 
 @pytest.fixture
 def client(emu: Emulator) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=emu.url, headers=headers, timeout=10.0) as c:
+    with httpx.Client(base_url=emu.url, headers=headers, timeout=10.0, verify=False) as c:
         yield c
 
 
 @pytest.fixture
 async def aclient(emu: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=emu.url, headers=headers, timeout=10.0) as c:
+    async with httpx.AsyncClient(
+        base_url=emu.url, headers=headers, timeout=10.0, verify=False
+    ) as c:
         yield c

@@ -1,6 +1,6 @@
-"""Reliability suite: the plugin's session emulator on loopback (``pt_emulator``, reset
-per test), the plugin's sentinel key (``stacks.KEY``), and a sleep recorder so retries
-are counted and their delays checked without waiting."""
+"""Reliability suite: an emulator of its own from the plugin's session pool
+(``pt_emulators``, reset per test), the plugin's sentinel key (``stacks.KEY``), and a
+sleep recorder so retries are counted and their delays checked without waiting."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ import pytest
 import powertokens._client as client_module
 import powertokens._streaming as streaming_module
 from powertokens.emulator import Emulator
+from powertokens.testing import EmulatorPool
 
 
 @pytest.fixture
-def emu(pt_emulator: Emulator) -> Emulator:
-    return pt_emulator
+def emu(pt_emulators: EmulatorPool, pt_api_key: str) -> Emulator:
+    # A server of this directory's own: these tests count its open connections, which
+    # the idle keep-alive connections of other directories' tests would add to.
+    server = pt_emulators.get(group="reliability", api_keys={pt_api_key})
+    server.reset()
+    return server
 
 
 class _Module:

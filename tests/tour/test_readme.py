@@ -118,7 +118,19 @@ def test_python_example_runs_as_written(
     # A fresh interpreter per example, as a user pasting it into a file would run it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOKENS_")}
     env.update(POWERTOKENS_API_KEY="pt-readme-key", POWERTOKENS_BASE_URL=service.url)
-    if re.search(r"^def test_", source, re.MULTILINE):
+    # The plugin's fixtures (pt_*) bring an emulator of their own.
+    own_server = "Emulator()" in source or "pt_" in source
+    if "pytest_plugins" in source:  # a conftest.py snippet: it must load the plugin alone
+        (tmp_path / "conftest.py").write_text(source, encoding="utf-8")
+        (tmp_path / "test_loaded.py").write_text(
+            "def test_loaded(pt_client):\n"
+            "    assert pt_client.chat([{'role': 'user', 'content': 'echo:ok'}]).content == 'ok'\n",
+            encoding="utf-8",
+        )
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no entry point: the snippet's line only
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."]
+        own_server = True
+    elif re.search(r"^def test_|^async def test_", source, re.MULTILINE):
         (tmp_path / "test_readme_example.py").write_text(source, encoding="utf-8")
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."]
     else:
@@ -136,7 +148,7 @@ def test_python_example_runs_as_written(
     )
     assert done.returncode == 0, f"{name}:\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr
-    if "Emulator()" not in source and "pt_" not in source:  # the plugin has its own
+    if not own_server:
         assert service.request_count > 0  # it really talked to the service
 
 
