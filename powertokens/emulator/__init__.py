@@ -51,18 +51,16 @@ Admin endpoints (no auth): ``GET /_emulator/health``, ``POST /_emulator/faults``
 from __future__ import annotations
 
 from .faults import Fault, FaultSpecError, parse_fault
-from .model import Reply, ToolCall, Usage, generate
 from .server import Emulator
 from .state import RecordedRequest
 
+# What users need: the server, the fault language and the request log's records. The
+# deterministic model (``.model``: ``generate``, ``Reply``...) is internal; its ``Usage``
+# and ``ToolCall`` would shadow the core's names of the same spelling.
 __all__ = [
     "Emulator",
     "Fault",
     "FaultSpecError",
     "RecordedRequest",
-    "Reply",
-    "ToolCall",
-    "Usage",
-    "generate",
     "parse_fault",
 ]

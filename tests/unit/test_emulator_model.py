@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from powertokens.emulator import Fault, FaultSpecError, generate, parse_fault
+from powertokens.emulator import Fault, FaultSpecError, parse_fault
 from powertokens.emulator.cache import PromptCache
 from powertokens.emulator.faults import take_marker
-from powertokens.emulator.model import message_tokens, prompt_tokens, thinking_enabled
+from powertokens.emulator.model import generate, message_tokens, prompt_tokens, thinking_enabled
 from powertokens.emulator.text import count_tokens, pieces, proper_names, sentences
 from powertokens.emulator.tools import ToolSpec, fill_arguments, plan_calls
 from powertokens.emulator.validation import validate
