@@ -41,6 +41,7 @@ def _error(response: httpx.Response) -> dict[str, Any]:
 # 1. The request log is bounded by bytes ----------------------------------------------
 
 
+@pytest.mark.slow  # tens of MB through the emulator
 def test_eight_31_mb_requests_stay_within_the_log_budget() -> None:
     content = "a" * (31 * 1000 * 1000)
     body = _body(content)
@@ -110,6 +111,7 @@ def test_a_bad_log_budget_or_idle_timeout_is_refused() -> None:
 # 2. A large body does not block other connections ----------------------------------------
 
 
+@pytest.mark.slow  # tens of MB through the emulator
 async def test_a_health_check_is_answered_while_a_large_prompt_is_being_answered() -> None:
     # About 880 kB of capitalized words: under glm-5's window, and seconds of work for
     # the text model. While it runs, other connections must be served.
@@ -289,6 +291,7 @@ def test_deeply_nested_admin_fault_bodies_get_a_400(client: httpx.Client, emu: E
 # 5. Prompt size counted: 1261 ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # tens of MB through the emulator
 def test_a_50_mb_one_word_prompt_is_over_the_context_window(client: httpx.Client) -> None:
     response = client.post("/chat/completions", content=_body("x" * 50_000_000), headers=JSON)
     assert response.status_code == 400, response.text[:300]
@@ -312,6 +315,7 @@ def test_long_runs_of_characters_count_by_size(
     assert _error(response)["code"] == "1261"
 
 
+@pytest.mark.slow  # tens of MB through the emulator
 def test_a_large_prompt_under_the_window_is_still_answered(client: httpx.Client) -> None:
     # 100,000 words of prose (~500 kB): under glm-4.5-air's 128K window by every count.
     response = client.post(

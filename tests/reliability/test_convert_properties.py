@@ -51,6 +51,9 @@ from powertokens import RequestValidationError, validate_request
 from powertokens._limits import encode_body
 from powertokens.emulator.validation import validate as service_validate
 
+# property sweeps over every message form: seconds in all
+pytestmark = pytest.mark.slow
+
 # example counts and the deadline come from the profile (tests/conftest.py)
 PROPERTY = settings(suppress_health_check=[HealthCheck.too_slow])
 

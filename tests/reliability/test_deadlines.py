@@ -44,6 +44,9 @@ from tests.hostile import (
 from .conftest import Sleeps
 from .stacks import FACES, KEY, Face
 
+# each test waits for a deadline to pass
+pytestmark = pytest.mark.slow
+
 MESSAGES = [{"role": "user", "content": "hi"}]
 TOTAL = 0.4
 """The deadline of every trickle test, in seconds."""

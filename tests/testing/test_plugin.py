@@ -21,6 +21,9 @@ import llama_index_powertokens  # noqa: F401
 from powertokens.emulator import Emulator
 from powertokens.testing import TEST_API_KEY
 
+# a pytest run inside each test (pytester)
+pytestmark = pytest.mark.slow
+
 pytest_plugins = ["pytester"]
 
 PLUGIN = "powertokens.testing.plugin"

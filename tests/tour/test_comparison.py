@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
-from langchain_openai import ChatOpenAI
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
@@ -29,7 +28,11 @@ from langchain_powertokens import ChatPowerTokens
 from llama_index_powertokens import PowerTokens
 from powertokens.emulator import Emulator
 
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
+
 pytestmark = [
+    pytest.mark.slow,  # imports and drives the alternatives (ChatOpenAI, ChatZhipuAI)
     pytest.mark.filterwarnings("ignore:PowerTokens accepts only tool_choice"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20"),
@@ -77,6 +80,8 @@ def ours(emu: Emulator) -> ChatPowerTokens:
 
 @pytest.fixture
 def chat_openai(emu: Emulator) -> ChatOpenAI:
+    from langchain_openai import ChatOpenAI  # seconds to import: only when a test runs
+
     return ChatOpenAI(model="glm-5", api_key=KEY, base_url=emu.url, max_retries=0)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,9 @@ from powertokens import (
     StreamInterruptedError,
 )
 from powertokens._stops import StopFilter, cut_at_stop
+
+# hypothesis properties: hundreds of examples each
+pytestmark = pytest.mark.slow
 
 # Text without CR/LF (those end SSE lines); everything else, U+2028 included, is fair.
 line_text = st.text(st.characters(exclude_characters="\r\n", codec="utf-8"), max_size=40)
