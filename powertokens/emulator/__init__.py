@@ -31,7 +31,7 @@ What it answers and the fault language
 The full reference is ``docs/emulator.md`` ("What it answers", "The fault language");
 the wire facts it follows are in ``docs/wire.md``. In short: errors use the gateway body
 and every response carries ``X-Oneapi-Request-Id``; bad parameters get the service's 400
-(see :mod:`.validation`); replies come from a deterministic model (see :mod:`.model`):
+(see :mod:`.http.validation`); replies come from a deterministic model (see :mod:`.model`):
 tool calls when a tool fits, ``echo:<text>`` verbatim, the best-matching context sentence.
 
 A fault is taken from the header ``X-PowerTokens-Fault: <spec>``, else the queue
@@ -45,7 +45,7 @@ modifiers ``delay:<ms>``, ``pace:<ms>``, ``usage-chunk``, ``tool-calls-one-chunk
 spec raises ``FaultSpecError`` (a header or marker gets 400 ``invalid_fault_spec``).
 
 Admin endpoints (no auth): ``GET /_emulator/health``, ``POST /_emulator/faults``,
-``GET /_emulator/requests``, ``POST /_emulator/reset`` (see :mod:`.routes`).
+``GET /_emulator/requests``, ``POST /_emulator/reset`` (see :mod:`.http.routes`).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
-from .connection import HttpConnection
 from .faults import Fault
-from .routes import Router
+from .http.connection import HttpConnection
+from .http.routes import Router
 from .state import LOG_BUDGET, EmulatorState, RecordedRequest
 
 __all__ = ["IDLE_TIMEOUT", "Emulator"]

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .cache import PromptCache
 from .faults import Fault, parse_fault
+from .model.cache import PromptCache
 
 __all__ = [
     "LOG_BUDGET",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from powertokens.emulator import Emulator
-from powertokens.emulator.text import count_tokens
+from powertokens.emulator.model.text import count_tokens
 from tests.emulator.emulator_wire import SEED_REQUEST, chat, joined, sse_chunks, sse_payloads
 
 

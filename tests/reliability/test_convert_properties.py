@@ -49,7 +49,7 @@ from langchain_powertokens._convert import messages_to_wire as langchain_to_wire
 from llama_index_powertokens._messages import to_wire_messages as llama_to_wire
 from powertokens import RequestValidationError, validate_request
 from powertokens._limits import encode_body
-from powertokens.emulator.validation import validate as service_validate
+from powertokens.emulator.http.validation import validate as service_validate
 
 # property sweeps over every message form: seconds in all
 pytestmark = pytest.mark.slow

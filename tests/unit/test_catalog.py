@@ -20,8 +20,8 @@ from powertokens import (
     unregister_model,
     validate_params,
 )
+from powertokens.emulator.http.validation import validate
 from powertokens.emulator.model import thinking_enabled
-from powertokens.emulator.validation import validate
 
 
 @pytest.fixture(autouse=True)

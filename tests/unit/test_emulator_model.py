@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from powertokens.emulator import Fault, FaultSpecError, parse_fault
-from powertokens.emulator.cache import PromptCache
 from powertokens.emulator.faults import take_marker
+from powertokens.emulator.http.validation import validate
+from powertokens.emulator.http.wire import ReplyMeta, completion_body, stream_chunks
 from powertokens.emulator.model import generate, message_tokens, prompt_tokens, thinking_enabled
-from powertokens.emulator.text import count_tokens, pieces, proper_names, sentences
-from powertokens.emulator.tools import ToolSpec, fill_arguments, plan_calls
-from powertokens.emulator.validation import validate
-from powertokens.emulator.wire import ReplyMeta, completion_body, stream_chunks
+from powertokens.emulator.model.cache import PromptCache
+from powertokens.emulator.model.text import count_tokens, pieces, proper_names, sentences
+from powertokens.emulator.model.tools import ToolSpec, fill_arguments, plan_calls
 
 META = ReplyMeta("chatcmpl_1", 1_700_000_000, "glm-5")
 

@@ -20,12 +20,18 @@ import time
 from typing import Any
 
 from powertokens._catalog import KNOWN_MODELS
+from powertokens.emulator.faults import Fault, FaultSpecError, parse_fault, take_marker
+from powertokens.emulator.model import (
+    Reply,
+    effective_messages,
+    generate,
+    prompt_tokens,
+    reply_message,
+)
+from powertokens.emulator.state import EmulatorState, RecordedRequest, new_request_id
 
 from .connection import HttpRequest, Responder, off_loop
-from .faults import Fault, FaultSpecError, parse_fault, take_marker
-from .model import Reply, effective_messages, generate, prompt_tokens, reply_message
 from .playback import JSON_TYPE, send_json, send_stream
-from .state import EmulatorState, RecordedRequest, new_request_id
 from .validation import parse_body, validate
 from .wire import (
     ApiError,

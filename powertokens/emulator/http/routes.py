@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 
+from powertokens.emulator.faults import FaultSpecError, parse_fault
+from powertokens.emulator.state import EmulatorState, new_request_id
+
 from .chat import handle_chat
 from .connection import HttpRequest, Responder
-from .faults import FaultSpecError, parse_fault
 from .playback import JSON_TYPE
-from .state import EmulatorState, new_request_id
 from .wire import ApiError, dumps, error_body
 
 __all__ = ["CHAT_PATH", "Router"]

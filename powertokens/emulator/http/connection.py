@@ -28,7 +28,7 @@ from typing import Any, TypeVar, cast
 
 import h11
 
-from .state import new_request_id
+from powertokens.emulator.state import new_request_id
 
 __all__ = [
     "OFF_LOOP_BYTES",

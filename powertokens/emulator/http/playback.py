@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
+from powertokens.emulator.faults import Fault
+from powertokens.emulator.model import Reply
+
 from .connection import Responder
-from .faults import Fault
-from .model import Reply
 from .wire import (
     BROKEN_EVENT,
     DONE_EVENT,

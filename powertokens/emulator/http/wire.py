@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
-from .model import Reply
-from .text import pieces
+from powertokens.emulator.model import Reply
+from powertokens.emulator.model.text import pieces
 
 __all__ = [
     "BROKEN_EVENT",

@@ -1,5 +1,9 @@
 """The emulator's deterministic "model": a validated request in, a :class:`Reply` out.
 
+This package holds the model's parts: :mod:`.answers`, :mod:`.tools` and :mod:`.fields`
+(tool calls and JSON filled by field name), :mod:`.react`, :mod:`.text` (tokens and
+sentences) and :mod:`.cache` (the prompt cache).
+
 Pure functions, no I/O: the same request always gets the same reply (only ids and
 timestamps, added by the wire layer, differ). Rules, first match wins:
 
