@@ -33,6 +33,7 @@ NEUTRAL_FIELDS: frozenset[str] = frozenset(
         "n",
         "max_retries",
         "max_concurrent_requests",
+        "max_event_bytes",
         "http_client",
         "http_async_client",
         # langchain-core: observers, the cache itself, pacing, token counting, the

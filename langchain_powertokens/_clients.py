@@ -19,6 +19,7 @@ from typing_extensions import Self
 
 from powertokens import (
     API_KEY_ENV,
+    DEFAULT_MAX_EVENT_BYTES,
     AsyncPowerTokens,
     ConcurrencyLimit,
     PowerTokens,
@@ -73,6 +74,7 @@ class ClientCache:
         total_timeout: float | None
         max_retries: int
         max_concurrent_requests: int | None
+        max_event_bytes: int | None
         default_headers: dict[str, str] | None
         http_client: httpx.Client | None
         http_async_client: httpx.AsyncClient | None
@@ -105,6 +107,7 @@ class ClientCache:
             self.total_timeout,
             self.max_retries,
             self.max_concurrent_requests,
+            self.max_event_bytes,
             tuple(headers.items()) if headers else (),
         )
 
@@ -124,6 +127,7 @@ class ClientCache:
             "max_retries": self.max_retries,
             "max_concurrent_requests": limit,
             "default_headers": self.default_headers,
+            "max_event_bytes": self.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
         }
 
     # Private attributes are read through ``__pydantic_private__``: pydantic's attribute

@@ -303,6 +303,7 @@ def _missing_key() -> PowerTokensAuthenticationError:
 _ALLOWED = {
     "thinking": 'must be True, False, "enabled", "disabled" or {"type": "enabled" | "disabled"}',
     "max_concurrent_requests": "must be an integer >= 1, or None for no limit",
+    "max_event_bytes": "must be an integer >= 1 (bytes), or None for the default (16 MiB)",
     "max_retries": "must be an integer >= 0",
     "fallback_models": "must be a list of model names (strings), or None",
     "timeout": "must be a positive number of seconds, an httpx.Timeout or a powertokens.Timeout",

@@ -372,6 +372,10 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     ``response_metadata["model_name"]`` is the model that answered and
     ``response_metadata["fallback_from"]`` the overloaded ones. A stream falls back only
     before its first chunk. Also a per-call keyword (``[]``: none for that call)."""
+    max_event_bytes: int | None = Field(default=None, ge=1)
+    """Largest stream event (one ``data:`` line) accepted, in bytes; a bigger one ends the
+    stream with ``PowerTokensStreamInterruptedError`` instead of growing memory without
+    bound. None: the core's default (16 MiB)."""
     max_concurrent_requests: int | None = Field(default=None, ge=1)
     """Most requests in flight at once through this model (a stream counts until it
     ends); further calls wait for a free slot instead of drawing 429 ``1302`` from a plan

@@ -33,6 +33,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from powertokens import (
+    DEFAULT_MAX_EVENT_BYTES,
     DEFAULT_MODEL,
     AsyncPowerTokens,
     AsyncStream,
@@ -70,6 +71,7 @@ _TRANSPORT_FIELDS = frozenset(
         "total_timeout",
         "max_retries",
         "max_concurrent_requests",
+        "max_event_bytes",
         "default_headers",
     }
 )
@@ -302,6 +304,13 @@ class PowerTokens(FunctionCallingLLM):
         "PoolTimeoutError) instead of drawing 429 1302s. Shared by every call of this "
         "instance, sync and async, from any thread or event loop. None: no limit.",
     )
+    max_event_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest stream event (one data: line) accepted, in bytes; a bigger one "
+        "ends the stream with StreamInterruptedError instead of growing memory without "
+        "bound. None: the core's default (16 MiB).",
+    )
     context_window: int | None = Field(
         default=None,
         description="Context window in tokens; None: the model's (200K for glm-5, "
@@ -523,6 +532,7 @@ class PowerTokens(FunctionCallingLLM):
             "max_retries": self.max_retries,
             "max_concurrent_requests": limit,
             "default_headers": self.default_headers,
+            "max_event_bytes": self.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
         }
 
     def _sync_client(self) -> SyncPowerTokens:

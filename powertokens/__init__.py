@@ -91,7 +91,7 @@ from ._request import (
     validate_params,
 )
 from ._retry import RetryPolicy
-from ._sse import ServerSentEvent, SSEDecoder
+from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._streaming import AsyncStream, Stream
 from ._version import __version__
 
@@ -99,6 +99,7 @@ __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_EVENT_BYTES",
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
     "APIConnectionError",

@@ -184,6 +184,7 @@ NEUTRAL_CHANGED: dict[str, Any] = {
     "n": 1,
     "max_retries": 7,
     "max_concurrent_requests": 3,
+    "max_event_bytes": 4096,
     "http_client": httpx.Client,  # built (and closed) in the test
     "http_async_client": httpx.AsyncClient,
     "cache": False,

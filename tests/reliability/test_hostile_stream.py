@@ -434,3 +434,44 @@ def test_a_longer_stop_that_starts_earlier_wins_in_a_stream(
     assert "".join(d.content for d in deltas) == expected
     assert final.content == expected
     assert final.finish_reason == "stop"
+
+
+# --- max_event_bytes through the adapters ------------------------------------------------
+
+
+def test_max_event_bytes_through_the_langchain_adapter(server: HostileServer) -> None:
+    from langchain_powertokens import ChatPowerTokens
+
+    event = sse(completion_chunk("z" * 5000, finish="stop"))
+    server.script(body(event, DONE))
+    model = ChatPowerTokens(api_key="k", base_url=server.url, max_retries=0, max_event_bytes=4096)
+    with pytest.raises(PowerTokensError, match=r"max_event_bytes=4096: \d+ bytes"):
+        list(model.stream("hi"))
+    model.max_event_bytes = None  # back to the default: the same event now passes
+    assert "".join(str(c.content) for c in model.stream("hi")) == "z" * 5000
+    with pytest.raises(PowerTokensError, match="max_event_bytes"):
+        ChatPowerTokens(api_key="k", max_event_bytes=0)
+
+
+def test_max_event_bytes_through_the_llama_index_adapter(server: HostileServer) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from llama_index_powertokens import PowerTokens as LlamaPowerTokens
+
+    event = sse(completion_chunk("z" * 5000, finish="stop"))
+    server.script(body(event, DONE))
+    llm = LlamaPowerTokens(api_key="k", base_url=server.url, max_retries=0, max_event_bytes=4096)
+    messages = [ChatMessage(role="user", content="hi")]
+
+    async def consume() -> str:
+        text = ""
+        async for response in await llm.astream_chat(messages):
+            text = response.message.content or ""
+        return text
+
+    with pytest.raises(PowerTokensError, match=r"max_event_bytes=4096: \d+ bytes"):
+        asyncio.run(consume())
+    llm.max_event_bytes = None
+    assert asyncio.run(consume()) == "z" * 5000
+    with pytest.raises(PowerTokensError, match="max_event_bytes"):
+        LlamaPowerTokens(api_key="k", max_event_bytes=0)

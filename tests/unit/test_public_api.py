@@ -32,6 +32,7 @@ PUBLIC: dict[str, list[str]] = {
         "ContentFilterError",
         "ContextOverflowError",
         "DEFAULT_BASE_URL",
+        "DEFAULT_MAX_EVENT_BYTES",
         "DEFAULT_MODEL",
         "DeadlineExceededError",
         "FairUseThrottleError",
