@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.language_models import ModelProfile
 
-from powertokens import RequestValidationError, model_info, validate_params
+from powertokens import RequestValidationError, Timeout, model_info, validate_params
 from powertokens._base import check_fallback_models
 
 from ._convert import messages_to_wire
@@ -212,7 +212,18 @@ def build_call(
         params["preserve_thinking"] = preserve
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
-    if (timeout := pop("timeout", None)) is not None:
+    timeout = pop("timeout", None)
+    if (alias_timeout := pop("request_timeout", None)) is not None:  # ChatOpenAI's name
+        if timeout is not None and timeout != alias_timeout:
+            raise RequestValidationError(
+                "request_timeout",
+                "is another name for timeout, which was also given (differently)",
+                alias_timeout,
+            )
+        timeout = alias_timeout
+    if (total := pop("total_timeout", None)) is not None:  # this call's deadline
+        timeout = Timeout.coerce(timeout if timeout is not None else model.timeout, total=total)
+    if timeout is not None:
         params["timeout"] = timeout
     extra_body = pop("extra_body", None)
     if model.model_kwargs or model.extra_body or extra_body or kwargs:

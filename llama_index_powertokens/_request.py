@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from powertokens import RequestValidationError, resolve_tool_choice, validate_params
+from powertokens import RequestValidationError, Timeout, resolve_tool_choice, validate_params
 from powertokens._base import check_fallback_models
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
@@ -41,6 +41,7 @@ _KNOWN = sorted(
         "tool_choice",
         "extra_headers",
         "timeout",
+        "total_timeout",
         "extra_body",
         "fallback_models",
         "preserve_thinking",
@@ -144,8 +145,17 @@ def check_reasoning_sent(preserve_thinking: Any, send_reasoning: bool) -> None:
         )
 
 
-def merge_call(base: Defaults, kwargs: Mapping[str, Any], *, send_reasoning: bool = True) -> Call:
-    """``base`` with one call's keyword arguments applied (see the module docstring)."""
+def merge_call(
+    base: Defaults,
+    kwargs: Mapping[str, Any],
+    *,
+    send_reasoning: bool = True,
+    timeout: Any = None,
+) -> Call:
+    """``base`` with one call's keyword arguments applied (see the module docstring).
+
+    ``timeout`` is the LLM's own (its phases are kept when a call gives only a deadline,
+    ``total_timeout``)."""
     if not kwargs:
         return Call(base.params)
     params = dict(base.params)
@@ -153,6 +163,7 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any], *, send_reasoning: boo
     extra: dict[str, Any] | None = None
     tools: Any = None
     choice: Any = None
+    total: Any = None
     for name, value in kwargs.items():
         key = _ALIASES.get(name, name)
         if key in _REQUEST_FIELDS:
@@ -168,6 +179,8 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any], *, send_reasoning: boo
             call.fallback = value
         elif key in ("extra_headers", "timeout", "fallback_models"):
             params[key] = value
+        elif key == "total_timeout":  # this call's deadline: applied after the loop
+            total = value
         elif key == "preserve_thinking":
             check_reasoning_sent(value, send_reasoning)
             params[key] = value  # checked by the core (a bool, the model's support)
@@ -180,6 +193,8 @@ def merge_call(base: Defaults, kwargs: Mapping[str, Any], *, send_reasoning: boo
             extra[key] = value
     if extra is not None:
         params["extra_body"] = extra
+    if total is not None:  # over the call's phases, else the LLM's
+        params["timeout"] = Timeout.coerce(params.get("timeout", timeout), total=total)
     if tools and resolve_tool_choice(choice).send_tools:
         params["tools"] = [tool_spec(t) for t in tools]
         if choice is not None:

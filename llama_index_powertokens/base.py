@@ -584,12 +584,16 @@ class PowerTokens(FunctionCallingLLM):
     # -- building a call --------------------------------------------------------------
 
     def _chat_call(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Call:
-        call = merge_call(self._settings(), kwargs, send_reasoning=self.send_reasoning)
+        call = merge_call(
+            self._settings(), kwargs, send_reasoning=self.send_reasoning, timeout=self.timeout
+        )
         call.messages = to_wire_messages(messages, send_reasoning=self.send_reasoning)
         return call
 
     def _prompt_call(self, prompt: str, kwargs: dict[str, Any]) -> Call:
-        call = merge_call(self._settings(), kwargs, send_reasoning=self.send_reasoning)
+        call = merge_call(
+            self._settings(), kwargs, send_reasoning=self.send_reasoning, timeout=self.timeout
+        )
         call.messages = [{"role": "user", "content": prompt}]
         return call
 
