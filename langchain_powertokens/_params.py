@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from langchain_core.language_models import ModelProfile
 
 from powertokens import RequestValidationError, Timeout, model_info, validate_params
-from powertokens._base import check_fallback_models
+from powertokens.lib import check_fallback_models
 
 from ._convert import messages_to_wire
 from ._tools import check_tool_choice, format_tools

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from powertokens import RequestValidationError, Timeout, resolve_tool_choice, validate_params
-from powertokens._base import check_fallback_models
+from powertokens.lib import check_fallback_models
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 

@@ -11,9 +11,12 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
 * :func:`resolve_api_key`, :func:`check_api_key`, :func:`resolve_base_url`,
   :func:`shown_url`: the clients' own rules for the key and the base URL (trimmed,
   checked, never shown), for a framework that takes them at construction; a
-  :class:`Redacted` value stands for a secret in an error (a description, never the value).
+  :class:`Redacted` value stands for a secret in an error (a description, never the value);
+* :func:`check_fallback_models`: the clients' check of a ``fallback_models`` list, for a
+  framework that takes it at construction or per call.
 """
 
+from powertokens._base import check_fallback_models
 from powertokens._config import (
     Redacted,
     check_api_key,
@@ -28,6 +31,7 @@ from .tokens import estimate_message_tokens, estimate_prompt_tokens, estimate_te
 __all__ = [
     "Redacted",
     "check_api_key",
+    "check_fallback_models",
     "estimate_message_tokens",
     "estimate_prompt_tokens",
     "estimate_text_tokens",

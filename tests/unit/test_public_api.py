@@ -118,6 +118,7 @@ PUBLIC: dict[str, list[str]] = {
     "powertokens.lib": [
         "Redacted",
         "check_api_key",
+        "check_fallback_models",
         "estimate_message_tokens",
         "estimate_prompt_tokens",
         "estimate_text_tokens",
@@ -163,3 +164,28 @@ def test_the_llamahub_path_exports_the_same_classes() -> None:
 
     for name in hub.__all__:
         assert getattr(hub, name) is getattr(llama_index_powertokens, name)
+
+
+def test_the_adapters_import_only_public_core_names() -> None:
+    """The adapters are built like a user's framework integration would be: on the
+    public core (``powertokens``, ``powertokens.lib``), never its private modules."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    private = []
+    for package in ("langchain_powertokens", "llama_index_powertokens"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                private += [
+                    f"{path.name}: {name}"
+                    for name in names
+                    if name.startswith("powertokens.")
+                    and any(part.startswith("_") for part in name.split(".")[1:])
+                ]
+    assert private == []
