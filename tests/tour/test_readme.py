@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
@@ -120,10 +121,15 @@ class ForkServer:
         assert self.process.stdout is not None
         assert self.process.stdout.readline() == "ready\n"
 
-    def run(self, path: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    def run(
+        self, path: Path, env: dict[str, str], module: str = "", argv: tuple[str, ...] = ()
+    ) -> tuple[int, str, str]:
+        """Run ``path`` as a script, or ``python -m module *argv`` in ``path``'s folder."""
         out, err = path.with_suffix(".out"), path.with_suffix(".err")
-        command = {"path": str(path), "cwd": str(path.parent), "env": env}
+        command: dict[str, Any] = {"path": str(path), "cwd": str(path.parent), "env": env}
         command.update(out=str(out), err=str(err))
+        if module:
+            command.update(module=module, argv=list(argv))
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.process.stdin.write(json.dumps(command) + "\n")
@@ -187,17 +193,10 @@ def test_python_example_runs_as_written(
         (tmp_path / "example.py").write_text(source, encoding="utf-8")
         command = []
     service.reset()
-    if command:
-        done = subprocess.run(
-            command,
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+    if command:  # python -m pytest ...: in a fork too
+        status, stdout, stderr = forkserver.run(
+            tmp_path / "pytest-run", env, module="pytest", argv=tuple(command[3:])
         )
-        status, stdout, stderr = done.returncode, done.stdout, done.stderr
     else:
         status, stdout, stderr = forkserver.run(tmp_path / "example.py", env)
     assert status == 0, f"{name}:\n{stdout}\n{stderr}"
