@@ -178,6 +178,7 @@ async def test_client_setting_and_per_call_override(emu: Emulator, mode: str, st
         await async_.close()
 
 
+@pytest.mark.slow  # waits for the deadline to pass
 @pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
 async def test_deadline_spans_all_models(api: Api, emu: Emulator, stream: bool) -> None:
     api.client.retry_policy = dataclasses.replace(FAST_RETRIES, max_retries=0)

@@ -152,6 +152,7 @@ def quick() -> Iterator[Emulator]:
         yield emu
 
 
+@pytest.mark.slow  # waits for the idle timeout to fire
 def test_half_sent_requests_are_closed_after_the_idle_timeout(quick: Emulator) -> None:
     partial = [
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n",  # headers unfinished
@@ -174,6 +175,7 @@ def test_half_sent_requests_are_closed_after_the_idle_timeout(quick: Emulator) -
             sock.close()
 
 
+@pytest.mark.slow  # waits for the idle timeout to fire
 def test_an_idle_keep_alive_connection_is_closed(quick: Emulator) -> None:
     with socket.create_connection((quick.host, quick.port)) as sock:
         sock.settimeout(10)
@@ -184,6 +186,7 @@ def test_an_idle_keep_alive_connection_is_closed(quick: Emulator) -> None:
     assert quick.wait_until(lambda e: e.open_connections == 0)
 
 
+@pytest.mark.slow  # waits for the idle timeout to fire
 def test_a_client_waiting_for_a_slow_answer_is_not_timed_out(quick: Emulator) -> None:
     with httpx.Client(base_url=quick.url, headers=AUTH, timeout=10) as client:
         response = client.post(

@@ -303,7 +303,9 @@ def _params() -> Iterator[Any]:
                 continue
             if (face.stack, face.stream, case.id) in COVERED:
                 continue
-            yield pytest.param(face, case, id=f"{face.id}-{case.id}")
+            # A case that waits for a timeout to fire is slow: the fast loop leaves it out.
+            marks = [pytest.mark.slow] if case.timeout is not None else []
+            yield pytest.param(face, case, id=f"{face.id}-{case.id}", marks=marks)
 
 
 _REFERENCES: dict[str | None, tuple[str, str | None]] = {}
