@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 else:
     _Base = object  # a plain mixin at run time: PowerTokens adds FunctionCallingLLM
 
-__all__ = ["ToolCalling"]
+__all__ = ["ToolCalling", "awatched", "watched"]
 
 
 class ToolCalling(_Base):
@@ -102,52 +102,6 @@ class ToolCalling(_Base):
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
 
-    def stream_chat_with_tools(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponseGen:
-        """LlamaIndex's, watched for a budget answer inside a structured stream."""
-        responses = super().stream_chat_with_tools(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            tool_required,
-            **kwargs,
-        )
-        swallowed = _SWALLOWED.get()
-        return responses if swallowed is None else _watch(responses, swallowed)
-
-    async def astream_chat_with_tools(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponseAsyncGen:
-        """LlamaIndex's, watched for a budget answer inside a structured stream."""
-        responses = await super().astream_chat_with_tools(
-            tools,
-            user_msg,
-            chat_history,
-            verbose,
-            allow_parallel_tool_calls,
-            tool_required,
-            **kwargs,
-        )
-        swallowed = _SWALLOWED.get()
-        return responses if swallowed is None else _awatch(responses, swallowed)
-
     def stream_structured_predict(
         self,
         output_cls: type[Model],
@@ -201,6 +155,19 @@ class ToolCalling(_Base):
 _SWALLOWED: ContextVar[list[ThinkingBudgetExceededError] | None] = ContextVar(
     "llama_index_powertokens_swallowed", default=None
 )
+
+
+def watched(responses: ChatResponseGen) -> ChatResponseGen:
+    """A chat stream, watched for a budget answer while a structured stream runs (any
+    program mode: tool calls or text); unchanged otherwise (one ContextVar read)."""
+    swallowed = _SWALLOWED.get()
+    return responses if swallowed is None else _watch(responses, swallowed)
+
+
+def awatched(responses: ChatResponseAsyncGen) -> ChatResponseAsyncGen:
+    """The async form of :func:`watched`."""
+    swallowed = _SWALLOWED.get()
+    return responses if swallowed is None else _awatch(responses, swallowed)
 
 
 def _budget_error(response: ChatResponse) -> ThinkingBudgetExceededError | None:

@@ -50,7 +50,7 @@ from ._convert import StreamState, chat_response, completion_response
 from ._messages import to_wire_messages
 from ._request import Call, Defaults, defaults, merge_call
 from ._streams import achat_gen, acompletion_gen, chat_gen, completion_gen
-from ._tooling import ToolCalling
+from ._tooling import ToolCalling, awatched, watched
 
 if TYPE_CHECKING:
     pass
@@ -635,7 +635,7 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         call = self._chat_call(messages, kwargs)
         stream = self._open(call)
-        return chat_gen(stream, StreamState(stream, call.fallback))
+        return watched(chat_gen(stream, StreamState(stream, call.fallback)))
 
     @llm_chat_callback()
     async def astream_chat(
@@ -643,7 +643,7 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
     ) -> ChatResponseAsyncGen:
         call = self._chat_call(messages, kwargs)
         stream = self._aopen(call)
-        return achat_gen(stream, StreamState(stream, call.fallback))
+        return awatched(achat_gen(stream, StreamState(stream, call.fallback)))
 
     @llm_completion_callback()
     def stream_complete(

@@ -77,6 +77,19 @@ async def test_stream_structured_predict_raises_the_budget_error(emu: Emulator, 
     assert emu.requests[-1].json["stream"] is True
 
 
+@QUIET
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_stream_structured_predict_in_llm_mode_raises_the_budget_error(
+    emu: Emulator, mode: str
+) -> None:
+    """PydanticProgramMode.LLM streams text (stream_chat), not tool calls: same error."""
+    llm = _budget_llm(emu, pydantic_program_mode=PydanticProgramMode.LLM)
+    prompt = PromptTemplate("Facts about {city}")
+    with pytest.raises(ThinkingBudgetExceededError):
+        await _drain(llm, mode, prompt, city="Paris")
+    assert "tools" not in emu.requests[-1].json  # the text path, not tool calling
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_stream_structured_predict_unchanged_with_room(emu: Emulator, mode: str) -> None:
     llm = PowerTokens(api_key=KEY, base_url=emu.url)
