@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from langchain_core.language_models import ModelProfile
 
 from powertokens import RequestValidationError, Timeout, model_info, validate_params
-from powertokens.lib import check_fallback_models
+from powertokens.lib import check_fallback_models, check_reasoning_sent
 
 from ._convert import messages_to_wire
 from ._tools import check_tool_choice, format_tools
@@ -154,17 +154,6 @@ def check_limits(model: ModelFields) -> None:
             raise RequestValidationError(
                 error.field, f"{error.limit} (for {name}, in fallback_models)", error.value
             ) from None
-
-
-def check_reasoning_sent(preserve_thinking: Any, send_reasoning: bool) -> None:
-    """Preserved thinking needs every turn's reasoning sent back: refuse it without."""
-    if preserve_thinking is True and not send_reasoning:
-        raise RequestValidationError(
-            "preserve_thinking",
-            "needs send_reasoning=True: preserved thinking requires every earlier "
-            "assistant turn's reasoning to be sent back (send_reasoning=False leaves it out)",
-            preserve_thinking,
-        )
 
 
 def build_call(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from powertokens import RequestValidationError, Timeout, resolve_tool_choice, validate_params
-from powertokens.lib import check_fallback_models
+from powertokens.lib import check_fallback_models, check_reasoning_sent
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
@@ -132,17 +132,6 @@ def defaults(
     if preserve_thinking:
         params["preserve_thinking"] = True
     return Defaults(params)
-
-
-def check_reasoning_sent(preserve_thinking: Any, send_reasoning: bool) -> None:
-    """Preserved thinking needs every turn's reasoning sent back: refuse it without."""
-    if preserve_thinking is True and not send_reasoning:
-        raise RequestValidationError(
-            "preserve_thinking",
-            "needs send_reasoning=True (alias send_reasoning_content): preserved thinking "
-            "requires every earlier assistant turn's reasoning to be sent back",
-            preserve_thinking,
-        )
 
 
 def merge_call(

@@ -262,6 +262,18 @@ def check_preserve_thinking(value: Any) -> bool:
     return value
 
 
+def check_reasoning_sent(preserve_thinking: Any, send_reasoning: bool) -> None:
+    """For adapters that can leave reasoning out of the messages they send: preserved
+    thinking needs every earlier turn's reasoning sent back, so refuse it without."""
+    if preserve_thinking is True and not send_reasoning:
+        raise _fail(
+            "preserve_thinking",
+            "needs send_reasoning=True: preserved thinking requires every earlier "
+            "assistant turn's reasoning to be sent back (send_reasoning=False leaves it out)",
+            preserve_thinking,
+        )
+
+
 def apply_preserve_thinking(body: dict[str, Any]) -> None:
     """Turn on preserved thinking in ``body``, in place: ``thinking.clear_thinking`` is
     set to false, next to the turn's own ``thinking.type`` (``docs/wire.md``,

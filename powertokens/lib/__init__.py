@@ -13,7 +13,8 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
   checked, never shown), for a framework that takes them at construction; a
   :class:`Redacted` value stands for a secret in an error (a description, never the value);
 * :func:`check_fallback_models`: the clients' check of a ``fallback_models`` list, for a
-  framework that takes it at construction or per call.
+  framework that takes it at construction or per call; :func:`check_reasoning_sent`:
+  preserved thinking refused when the adapter leaves reasoning out of what it sends.
 """
 
 from powertokens._base import check_fallback_models
@@ -24,6 +25,7 @@ from powertokens._config import (
     resolve_base_url,
     shown_url,
 )
+from powertokens._request import check_reasoning_sent
 
 from ._jsontext import extract_json
 from .tokens import estimate_message_tokens, estimate_prompt_tokens, estimate_text_tokens
@@ -32,6 +34,7 @@ __all__ = [
     "Redacted",
     "check_api_key",
     "check_fallback_models",
+    "check_reasoning_sent",
     "estimate_message_tokens",
     "estimate_prompt_tokens",
     "estimate_text_tokens",

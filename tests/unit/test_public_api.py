@@ -119,6 +119,7 @@ PUBLIC: dict[str, list[str]] = {
         "Redacted",
         "check_api_key",
         "check_fallback_models",
+        "check_reasoning_sent",
         "estimate_message_tokens",
         "estimate_prompt_tokens",
         "estimate_text_tokens",
