@@ -115,6 +115,15 @@ PUBLIC: dict[str, list[str]] = {
         "ThinkingBudgetExceededError",
         "ToolCallArgumentsError",
     ],
+    # the server, the fault language and the request record: never the model's Usage or
+    # ToolCall, which would shadow the core's names of the same spelling
+    "powertokens.emulator": [
+        "Emulator",
+        "Fault",
+        "FaultSpecError",
+        "RecordedRequest",
+        "parse_fault",
+    ],
     "powertokens.lib": [
         "Redacted",
         "check_api_key",
