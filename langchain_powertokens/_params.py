@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.language_models import ModelProfile
+from langchain_core.language_models.base import LangSmithParams
 
 from powertokens import RequestValidationError, Timeout, model_info, validate_params
 from powertokens.lib import check_fallback_models, check_reasoning_sent
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from powertokens import Timeout
 
-__all__ = ["apply_aliases", "build_call", "check_limits", "profile_for"]
+__all__ = ["apply_aliases", "build_call", "check_limits", "ls_params", "profile_for"]
 
 
 class ModelFields(Protocol):
@@ -223,3 +224,24 @@ def build_call(
             **kwargs,
         }
     return wire, params
+
+
+def ls_params(
+    model: ModelFields, stop: list[str] | None, kwargs: dict[str, Any]
+) -> LangSmithParams:
+    """What LangSmith shows of a call: provider, model, temperature, max tokens, stops."""
+    params = LangSmithParams(
+        ls_provider="powertokens",
+        ls_model_name=kwargs.get("model") or model.model,
+        ls_model_type="chat",
+    )
+    temperature = kwargs.get("temperature", model.temperature)
+    if temperature is not None:
+        params["ls_temperature"] = temperature
+    max_tokens = kwargs.get("max_tokens", model.max_tokens)
+    if max_tokens is not None:
+        params["ls_max_tokens"] = max_tokens
+    stops = stop if stop is not None else model.stop
+    if stops:
+        params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+    return params

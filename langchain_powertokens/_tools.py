@@ -12,6 +12,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from powertokens import RequestValidationError, resolve_tool_choice, validate_params
 
 __all__ = [
+    "bind_arguments",
     "check_tool_choice",
     "check_tools",
     "format_tool",
@@ -74,8 +75,34 @@ def check_tool_choice(choice: Any, tools: Sequence[Any] | None) -> None:
         )
 
 
-def warn_tool_choice_downgraded(choice: Any, *, hinted: bool = True) -> None:
-    """Warn, once per process, that a forced ``tool_choice`` is sent as "auto"."""
+def bind_arguments(
+    tools: Sequence[ToolLike],
+    tool_choice: Any,
+    parallel_tool_calls: bool | None,
+    *,
+    model: str,
+    hinted: bool,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``bind_tools``'s arguments checked before anything is sent: (the tools in wire
+    form, the settings to bind beside them). A forced ``tool_choice`` is warned about
+    once (it is sent as "auto")."""
+    formatted = [format_tool(tool) for tool in tools]
+    check_tools(formatted, model)
+    check_tool_choice(tool_choice, formatted)
+    validate_params(parallel_tool_calls=parallel_tool_calls)
+    bound: dict[str, Any] = {}
+    if tool_choice is not None:
+        if resolve_tool_choice(tool_choice).downgraded:
+            warn_tool_choice_downgraded(tool_choice, hinted=hinted, stacklevel=4)
+        bound["tool_choice"] = tool_choice
+    if parallel_tool_calls is not None:
+        bound["parallel_tool_calls"] = parallel_tool_calls
+    return formatted, bound
+
+
+def warn_tool_choice_downgraded(choice: Any, *, hinted: bool = True, stacklevel: int = 3) -> None:
+    """Warn, once per process, that a forced ``tool_choice`` is sent as "auto"
+    (``stacklevel``: the caller's frame to show, counted from this function)."""
     global _warned
     if _warned:
         return
@@ -85,5 +112,5 @@ def warn_tool_choice_downgraded(choice: Any, *, hinted: bool = True) -> None:
         f"PowerTokens accepts only tool_choice='auto': tool_choice={choice!r} is sent as "
         f"'auto'{asked}; the model may still answer in text. (This warning is shown once.)",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )

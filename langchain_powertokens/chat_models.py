@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
@@ -37,27 +35,18 @@ from powertokens import (
     PowerTokens,
     PowerTokensError,
     Timeout,
-    resolve_tool_choice,
-    validate_params,
 )
 from powertokens.lib import estimate_prompt_tokens, estimate_text_tokens
 
+from . import _run
 from ._cache import llm_string
 from ._clients import ClientCache, check_connection, mask_secrets
 from ._convert import messages_to_wire
 from ._errors import construction_error, to_langchain_error
-from ._params import apply_aliases, build_call, check_limits, profile_for
-from ._response_format import take_response_format
-from ._results import ChunkBuilder, chat_result
+from ._params import apply_aliases, check_limits, ls_params, profile_for
 from ._serial import timeout_from_json, timeout_to_json
 from ._structured import structured_output
-from ._tools import (
-    check_tool_choice,
-    check_tools,
-    format_tool,
-    format_tools,
-    warn_tool_choice_downgraded,
-)
+from ._tools import bind_arguments, format_tools
 
 __all__ = ["ChatPowerTokens"]
 
@@ -71,9 +60,11 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     """Zhipu's GLM chat models on PowerTokens (glm-5-turbo, glm-5, glm-4.7,
     glm-4.7-flash, glm-4.5-air), with reasoning, tool calling and usage.
 
-    Setup:
-        Install the distribution with its LangChain extra and set your key:
+    More, each example tested: ``docs/langchain.md`` (preserved thinking, the thinking
+    budget, token counting, errors, caching, saving and loading); every setting:
+    ``docs/configuration.md``.
 
+    Setup:
         ```bash
         pip install -e ".[langchain]"   # from the project folder
         export POWERTOKENS_API_KEY="your-api-key"
@@ -87,17 +78,14 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
             model="glm-5",
             temperature=0.7,
             max_tokens=1024,
-            # thinking=False,            # True / False / {"type": "enabled"}
-            # stop=["Observation:"],     # several allowed: all are enforced
-            # timeout=60, max_retries=2,
-            # max_concurrent_requests=5,  # queue a burst instead of drawing 429s
-            # api_key="...", base_url="...",
+            # thinking=False, stop=["Observation:"], timeout=60, max_retries=2,
+            # max_concurrent_requests=5, api_key="...", base_url="...",
         )
         ```
 
-        ChatOpenAI's names work too: ``openai_api_key`` (``api_key``), ``api_base`` /
-        ``openai_api_base`` (``base_url``), ``request_timeout`` (``timeout``),
-        ``max_completion_tokens`` (``max_tokens``). The key is only needed at call time.
+        ChatOpenAI's names work too (``openai_api_key``, ``api_base``, ``request_timeout``,
+        ``max_completion_tokens``). A bad value raises ``PowerTokensRequestValidationError``
+        naming the field, the rule and the value, here or per call, before anything is sent.
 
     Invoke:
         ```python
@@ -107,31 +95,24 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         ]
         message = model.invoke(messages)
         print(message.text)
+        print(message.usage_metadata)  # input/output tokens, cache reads, reasoning tokens
+        print(message.response_metadata["finish_reason"], message.response_metadata["model_name"])
         ```
 
     Stream:
         ```python
-        for chunk in model.stream(messages):
-            print(chunk.text, end="", flush=True)
-
         full = None
         for chunk in model.stream(messages):
+            print(chunk.text, end="", flush=True)
             full = chunk if full is None else full + chunk
-        print(full.text, full.usage_metadata)
+        print(full.usage_metadata)
         ```
-
-        A stream that one of several stop sequences ends on the client (the API takes
-        one) closes its connection at once, so the service's final usage never comes:
-        ``usage_metadata`` is then None and ``response_metadata["usage_unknown"]`` says
-        why (``invoke`` reads the whole answer and reports usage).
 
     Async:
         ```python
         message = await model.ainvoke(messages)
-
         async for chunk in model.astream(messages):
             print(chunk.text, end="", flush=True)
-
         results = await model.abatch([messages, messages])
         ```
 
@@ -146,18 +127,12 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
             location: str = Field(description="The city, e.g. Paris")
 
 
-        model_with_tools = model.bind_tools([GetWeather])
-        ai_msg = model_with_tools.invoke("What is the weather in Paris?")
-        print(ai_msg.tool_calls)
-        # [{'name': 'GetWeather', 'args': {'location': 'Paris'}, 'id': 'call_...',
-        #   'type': 'tool_call'}]
+        ai_msg = model.bind_tools([GetWeather]).invoke("What is the weather in Paris?")
+        print(ai_msg.tool_calls)  # [{'name': 'GetWeather', 'args': {'location': 'Paris'}, ...}]
         ```
 
-        The API's only ``tool_choice`` is "auto": "any", "required", ``True`` and tool
-        names are sent as "auto" (warned once) with a request for the call in the system
-        prompt; "none" sends no tools. ``bind_tools(..., parallel_tool_calls=False)`` (or
-        per call) is enforced here, as the API has no such field: one call is asked for,
-        and only the first call of the answer is kept, in ``invoke`` and in streams.
+        The API's only ``tool_choice`` is "auto": see ``bind_tools`` for the others and
+        for ``parallel_tool_calls=False``.
 
     Structured output:
         ```python
@@ -169,55 +144,28 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
 
         joke = model.with_structured_output(Joke).invoke("Tell me a joke about cats")
-        print(type(joke).__name__)  # Joke
         ```
 
-        Pydantic classes, TypedDicts and JSON schemas work, ``include_raw=True`` too;
-        when the model answers in text, the JSON object in the text is used.
-
-        ``model.bind(response_format=Joke)`` (a pydantic class, TypedDict, JSON schema,
-        OpenAI's ``{"type": "json_schema", ...}`` or ``{"type": "json_object"}``), and so
-        ``create_agent(..., response_format=ProviderStrategy(Joke))``, take the same
-        tool-calling road: the answer's text is the JSON and
-        ``additional_kwargs["parsed"]`` the object, as with langchain-openai.
+        ``model.bind(response_format=Joke)`` (and ``create_agent(..., response_format=
+        ProviderStrategy(Joke))``) takes the same road: the text is the JSON and
+        ``additional_kwargs["parsed"]`` the object.
 
     Reasoning:
         ```python
         message = model.invoke("Why is the sky blue?")
         print(message.additional_kwargs["reasoning_content"])  # the model's thinking
         print([block["type"] for block in message.content_blocks])  # ['reasoning', 'text']
-
-        for chunk in model.stream("Why is the sky blue?"):
-            print(chunk.additional_kwargs.get("reasoning_content", ""), end="")
-
         quick = ChatPowerTokens(model="glm-5", thinking=False)  # no reasoning
         ```
 
-        Reasoning is sent back with each assistant turn (interleaved thinking); set
-        ``send_reasoning=False`` to leave it out.
-
-    Preserved thinking:
-        ``preserve_thinking=True`` (or per call) sends ``thinking.clear_thinking: false``:
-        the model keeps every earlier turn's reasoning, which is sent back byte for byte
-        (summed stream chunks, ``merge_message_runs`` and ``trim_messages`` keep it),
-        and the service's prompt cache then covers the whole conversation so far:
-
-        ```python
-        from langchain_core.messages import HumanMessage
-
-        planner = ChatPowerTokens(model="glm-5", preserve_thinking=True)
-        conversation = [HumanMessage("Plan a trip to Rome.")]
-        conversation.append(planner.invoke(conversation))
-        conversation.append(HumanMessage("Now for three days."))
-        answer = planner.invoke(conversation)
-        print(answer.usage_metadata["input_token_details"]["cache_read"])
-        ```
+        Reasoning is sent back with each assistant turn (``send_reasoning=False``: not);
+        ``preserve_thinking=True`` keeps every earlier turn's reasoning in the model's
+        context. Reasoning counts against ``max_tokens``: a reply that spent it all has
+        ``response_metadata["thinking_exhausted_budget"]``.
 
     Turn-level thinking:
-        ``thinking`` works per call (``invoke(..., thinking=False)``, or
-        ``bind(thinking=...)``) and applies to that turn only, so an agent can think
-        on the turns that plan (which tool, with what) and skip it on the turns that
-        only read a tool's result, which are faster and cheaper without it:
+        ``thinking`` per call applies to that turn only: an agent can think on the turns
+        that plan and skip it on the turns that only read a tool's result:
 
         ```python
         from langchain_core.messages import HumanMessage, ToolMessage
@@ -231,7 +179,6 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         agent = model.bind_tools([get_weather])
         history = [HumanMessage("What is the weather in Paris?")]
         for _ in range(5):
-            # Plan with thinking; read tool results without it.
             planning = not isinstance(history[-1], ToolMessage)
             step = agent.invoke(history, thinking=planning)
             history.append(step)
@@ -241,97 +188,6 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
                 history.append(ToolMessage(get_weather(**call["args"]), tool_call_id=call["id"]))
         print(history[-1].text)
         ```
-
-    Thinking budget:
-        The reasoning counts against ``max_tokens``. When it uses all of it, the answer
-        ends with ``finish_reason="length"``, reasoning and no text: such a reply has
-        ``response_metadata["thinking_exhausted_budget"] = True`` (streams: the last
-        chunk), and a ``powertokens.ThinkingBudgetWarning`` is issued once per reply
-        (the ``warnings`` filters decide how often it shows; ``"error"`` makes it an
-        exception). ``with_structured_output`` and ``response_format`` raise
-        ``PowerTokensThinkingBudgetExceededError`` (a
-        ``powertokens.ThinkingBudgetExceededError`` and an ``OutputParserException``)
-        instead of a parse error. The remedy: raise ``max_tokens``, or pass
-        ``thinking=False`` for that call:
-
-        ```python
-        reply = model.invoke("Why is the sky blue?")
-        if reply.response_metadata.get("thinking_exhausted_budget"):
-            reply = model.invoke("Why is the sky blue?", thinking=False)
-        ```
-
-    Token usage:
-        ```python
-        message = model.invoke(messages)
-        print(message.usage_metadata)
-        # {'input_tokens': 31, 'output_tokens': 72, 'total_tokens': 103,
-        #  'input_token_details': {'cache_read': 0}, 'output_token_details': {'reasoning': 24}}
-        print(message.response_metadata["finish_reason"], message.response_metadata["model_name"])
-        # stop glm-5
-        ```
-
-    Token counting:
-        ```python
-        from langchain_core.messages import trim_messages
-
-        model.get_num_tokens_from_messages(messages, tools=[GetWeather])
-        trimmed = trim_messages(messages, max_tokens=4000, token_counter=model)
-        ```
-
-        A GLM-aware estimate with no tokenizer to install (Chinese and Latin script,
-        the chat template, tools and images counted; ``powertokens.lib.tokens`` says
-        how it is calibrated); ``usage_metadata`` has the service's real counts.
-
-    Errors:
-        Errors are both ``powertokens`` errors and langchain-core's: e.g.
-        ``PowerTokensRateLimitError`` is a ``powertokens.RateLimitError`` and a
-        ``langchain_core.exceptions.ModelRateLimitError``. Invalid values (temperature 1.5,
-        a tool name with spaces) raise ``PowerTokensRequestValidationError`` (a
-        ``ValueError``) before anything is sent, at construction for a field (never
-        pydantic's ``ValidationError``, whose text would show the inputs) as per call: the
-        message names the field, the rule and the value. ``tool_choice`` naming a tool
-        that is not bound raises it too. No key at all (no ``api_key``, no
-        ``POWERTOKENS_API_KEY``) raises ``PowerTokensAuthenticationError`` at call time
-        (``powertokens.AuthenticationError`` and ``ModelAuthenticationError``), with
-        nothing sent. A ``finish_reason`` of
-        "sensitive" (the content filter) shows as ``response_metadata["refusal"]`` and a
-        ``refusal`` block.
-
-    Caching:
-        With ``set_llm_cache(...)``, an answer is reused only for the same request: the
-        cache key holds every setting that changes it (model, base URL, sampling, stop,
-        thinking, extra body fields, tool settings, bound tools ...), and none of the
-        key, the timeouts, retries, concurrency limit or HTTP clients. Header values are
-        in it as a digest.
-
-    Save and load:
-        ```python
-        from langchain_core.load import dumps, loads
-
-        text = dumps(model)  # the key is not in it, only the name POWERTOKENS_API_KEY
-        model = loads(
-            text,
-            secrets_map={"POWERTOKENS_API_KEY": "your-api-key"},  # or secrets_from_env=True
-            valid_namespaces=["langchain_powertokens"],
-            allowed_objects=[ChatPowerTokens],
-        )
-
-        # A saved chain (prompt | model | parser ...): langchain-core's classes and this one
-        chain = loads(
-            text,
-            secrets_map={"POWERTOKENS_API_KEY": "your-api-key"},
-            valid_namespaces=["langchain_powertokens"],
-            allowed_objects="all",
-            additional_import_mappings={
-                tuple(ChatPowerTokens.lc_id()): tuple(ChatPowerTokens.lc_id())
-            },
-        )
-        ```
-
-        Every setting is saved (timeouts as their phases) except ``http_client`` and
-        ``http_async_client``: pass them again. ``default_headers`` are saved as given:
-        keep credentials out of them. Only load text you trust: it chooses the URL the
-        key is sent to.
     """
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
@@ -491,125 +347,15 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="powertokens",
-            ls_model_name=kwargs.get("model") or self.model,
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stops = stop if stop is not None else self.stop
-        if stops:
-            params["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
-        return params
+        return ls_params(self, stop, kwargs)
 
     # -- requests -----------------------------------------------------------------------------
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        try:
-            fmt = take_response_format(kwargs)
-            wire, params = build_call(self, messages, stop, kwargs)
-            if fmt is not None:
-                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
-            completion = self._sync_client().chat(wire, **params)
-        except PowerTokensError as exc:
-            raise to_langchain_error(exc) from exc.__cause__
-        result = chat_result(completion)
-        return result if fmt is None else fmt.result(result)
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        try:
-            fmt = take_response_format(kwargs)
-            wire, params = build_call(self, messages, stop, kwargs)
-            if fmt is not None:
-                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
-            completion = await self._get_async_client().chat(wire, **params)
-        except PowerTokensError as exc:
-            raise to_langchain_error(exc) from exc.__cause__
-        result = chat_result(completion)
-        return result if fmt is None else fmt.result(result)
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        try:
-            fmt = take_response_format(kwargs)
-            wire, params = build_call(self, messages, stop, kwargs)
-            if fmt is not None:
-                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
-            convert = fmt.stream_state().convert if fmt is not None else None
-            builder = ChunkBuilder()
-            with self._sync_client().stream(wire, **params) as stream:
-                for delta in stream:
-                    chunk = builder.add(delta)
-                    if chunk is not None:
-                        if convert is not None:
-                            chunk = convert(chunk)
-                        if run_manager is not None:
-                            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                        yield chunk
-                completion = stream.completion
-        except PowerTokensError as exc:
-            raise to_langchain_error(exc) from exc.__cause__
-        last = builder.finish(completion)
-        if convert is not None:
-            last = convert(last)
-        if run_manager is not None:
-            run_manager.on_llm_new_token(last.text, chunk=last)
-        yield last
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        try:
-            fmt = take_response_format(kwargs)
-            wire, params = build_call(self, messages, stop, kwargs)
-            if fmt is not None:
-                wire = fmt.apply(wire, params, nudge=self.nudge_tool_choice)
-            convert = fmt.stream_state().convert if fmt is not None else None
-            builder = ChunkBuilder()
-            async with self._get_async_client().stream(wire, **params) as stream:
-                async for delta in stream:
-                    chunk = builder.add(delta)
-                    if chunk is not None:
-                        if convert is not None:
-                            chunk = convert(chunk)
-                        if run_manager is not None:
-                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                        yield chunk
-                completion = stream.completion
-        except PowerTokensError as exc:
-            raise to_langchain_error(exc) from exc.__cause__
-        last = builder.finish(completion)
-        if convert is not None:
-            last = convert(last)
-        if run_manager is not None:
-            await run_manager.on_llm_new_token(last.text, chunk=last)
-        yield last
+    # One call each, in ``_run``; assigned, not wrapped, so a chunk passes no extra layer.
+    _generate = _run.generate
+    _agenerate = _run.agenerate
+    _stream = _run.stream
+    _astream = _run.astream
 
     # -- token counting -------------------------------------------------------------------
 
@@ -651,21 +397,17 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
         API has no such field: the system prompt asks for one call and only the first
         call of the answer is kept, in ``invoke`` and in streams (no ``tool_call_chunks``
         of a later call are yielded)."""
-        formatted = [format_tool(tool) for tool in tools]
         try:
-            check_tools(formatted, self.model)
-            check_tool_choice(tool_choice, formatted)
-            validate_params(parallel_tool_calls=parallel_tool_calls)
-            downgraded = tool_choice is not None and resolve_tool_choice(tool_choice).downgraded
+            formatted, bound = bind_arguments(
+                tools,
+                tool_choice,
+                parallel_tool_calls,
+                model=self.model,
+                hinted=self.nudge_tool_choice,
+            )
         except PowerTokensError as exc:
             raise to_langchain_error(exc) from None
-        if tool_choice is not None:
-            if downgraded:
-                warn_tool_choice_downgraded(tool_choice, hinted=self.nudge_tool_choice)
-            kwargs["tool_choice"] = tool_choice
-        if parallel_tool_calls is not None:
-            kwargs["parallel_tool_calls"] = parallel_tool_calls
-        return super().bind(tools=formatted, **kwargs)
+        return super().bind(tools=formatted, **bound, **kwargs)
 
     def with_structured_output(
         self,
