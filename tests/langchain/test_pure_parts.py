@@ -192,6 +192,7 @@ def test_forced_tool_choice_is_warned_once(monkeypatch: pytest.MonkeyPatch) -> N
         model.bind_tools([get_weather], tool_choice="none")
     assert len(caught) == 1
     assert "tool_choice='any' is sent as 'auto'" in str(caught[0].message)
+    assert caught[0].filename == __file__  # shown at the caller's bind_tools line
     with pytest.raises(ValueError, match="tool_choice"):
         model.bind_tools([get_weather], tool_choice=3.5)  # type: ignore[arg-type]
 
