@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-import difflib
 from collections.abc import Sequence
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -18,7 +15,6 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
-    MessageRole,
 )
 from llama_index.core.bridge.pydantic import (
     ConfigDict,
@@ -30,95 +26,21 @@ from llama_index.core.bridge.pydantic import (
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 
-from powertokens import (
-    DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_MODEL,
-    AsyncPowerTokens,
-    AsyncStream,
-    ChatCompletion,
-    ConcurrencyLimit,
-    RequestValidationError,
-    Stream,
-    Timeout,
-    model_info,
-    validate_params,
-)
-from powertokens import PowerTokens as SyncPowerTokens
+from powertokens import DEFAULT_MODEL, Timeout, validate_params
 from powertokens.lib import check_api_key, resolve_api_key, resolve_base_url
 
+from ._clients import Cached, ClientCache
 from ._convert import StreamState, chat_response, completion_response
 from ._messages import to_wire_messages
-from ._request import Call, Defaults, defaults, merge_call
+from ._request import Call, merge_call
+from ._settings import CORE_CHECKED, Aliases, invalid_setting, resolve_aliases, unknown_setting
 from ._streams import achat_gen, acompletion_gen, chat_gen, completion_gen
 from ._tooling import ToolCalling, awatched, watched
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["PowerTokens"]
 
-_TRANSPORT_FIELDS = frozenset(
-    {
-        "api_key",
-        "base_url",
-        "timeout",
-        "total_timeout",
-        "max_retries",
-        "max_concurrent_requests",
-        "max_event_bytes",
-        "default_headers",
-    }
-)
-_CACHED_FROM = frozenset(
-    {
-        "model",
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "stop",
-        "thinking",
-        "additional_kwargs",
-        "context_window",
-        "fallback_models",
-        "preserve_thinking",
-        "send_reasoning",
-    }
-)
 
-
-_ALIASES = {
-    "api_base": "base_url",
-    "model_name": "model",
-    "request_timeout": "timeout",
-    "max_completion_tokens": "max_tokens",
-    "send_reasoning_content": "send_reasoning",
-}
-"""Names other LlamaIndex integrations (OpenAI, OpenAILike, Ollama...) use for a field;
-accepted at construction and on assignment (properties)."""
-_CORE_CHECKED = frozenset({"model", "temperature", "top_p", "max_tokens", "stop", "thinking"})
-"""Fields the core's ``validate_params`` checks, on assignment too."""
-
-
-class _Cached:
-    """Derived state and the settings it was built from (``key``: compared on every
-    call, rebuilt when different). Per instance: a deep copy or an unpickled LLM gets
-    None and builds its own (clients and pools hold locks and sockets)."""
-
-    __slots__ = ("extra", "key", "value")
-
-    def __init__(self, key: Any, value: Any, extra: Any = None) -> None:
-        self.key = key
-        self.value = value
-        self.extra = extra
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> None:
-        return None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(None), ())  # unpickled as None
-
-
-class PowerTokens(ToolCalling, FunctionCallingLLM):
+class PowerTokens(Aliases, ClientCache, ToolCalling, FunctionCallingLLM):
     """Zhipu GLM chat models (glm-5-turbo, glm-5, glm-4.7, ...) through PowerTokens.
 
     Setup::
@@ -319,12 +241,12 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
-    # Caches keyed on the settings they were built from: see "derived state" below.
-    _client: _Cached | None = PrivateAttr(default=None)
-    _aclient: _Cached | None = PrivateAttr(default=None)
-    _defaults: _Cached | None = PrivateAttr(default=None)
-    _metadata: _Cached | None = PrivateAttr(default=None)
-    _limit: _Cached | None = PrivateAttr(default=None)
+    # Caches keyed on the settings they were built from (see ``ClientCache``).
+    _client: Cached | None = PrivateAttr(default=None)
+    _aclient: Cached | None = PrivateAttr(default=None)
+    _defaults: Cached | None = PrivateAttr(default=None)
+    _metadata: Cached | None = PrivateAttr(default=None)
+    _limit: Cached | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -337,7 +259,7 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
         async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
-        model, kwargs = _resolve_aliases(model, kwargs)
+        model, kwargs = resolve_aliases(model, kwargs, _FIELDS)
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
         # Trimmed and checked (never shown), like the core client's: before pydantic sees
@@ -345,12 +267,12 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
         api_key = resolve_api_key(api_key)
         base_url = resolve_base_url(base_url or api_base)
         try:
-            # The pydantic model's own __init__ (ToolCalling is a field-less mixin).
+            # The pydantic model's own __init__ (the other bases are field-less mixins).
             FunctionCallingLLM.__init__(
                 self, model=model, api_key=api_key, base_url=base_url, **kwargs
             )
         except ValidationError as exc:
-            raise _invalid_setting(None, None, exc) from None
+            raise invalid_setting(None, None, exc) from None
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._settings()  # validate the sampling fields now, with the core's checks
@@ -359,14 +281,14 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
     def class_name(cls) -> str:
         return "PowerTokens_LLM"
 
-    # -- settings: aliases, assignment, copies ---------------------------------------
+    # -- settings: assignment (aliases: ``Aliases``; copies: ``ClientCache``) ----------
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Aliases (api_base, model_name...) are properties with setters; anything else
         # that is not a field is refused, and pydantic's validation errors (the model
         # validates assignments) become RequestValidationError naming the field.
         if name not in _FIELDS and not name.startswith("_") and not hasattr(type(self), name):
-            raise _unknown_setting(name, value)
+            raise unknown_setting(name, value, _FIELDS)
         if name == "api_key" and value is not None:
             # Kept as a SecretStr (a str would show in repr), checked as at construction.
             if isinstance(value, SecretStr):
@@ -375,125 +297,12 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
             value = SecretStr(key) if key is not None else None
         elif name == "base_url":
             value = resolve_base_url(value)  # trimmed and checked, a password never shown
-        elif name in _CORE_CHECKED:
+        elif name in CORE_CHECKED:
             validate_params(**{name: value})
         try:
             super().__setattr__(name, value)
         except ValidationError as exc:
-            raise _invalid_setting(name, value, exc) from None
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> PowerTokens:
-        # A deep copy is independent: the caches (clients, pools, limit) copy as None
-        # (see ``_Cached``) and are made afresh on its first call; the caller's
-        # injected httpx clients are shared, not copied. Pickling drops them all
-        # (LlamaIndex's ``__getstate__``); the key is kept, as the ``SecretStr`` it is.
-        memo = {} if memo is None else memo
-        private = self.__pydantic_private__ or {}
-        for name in ("_http_client", "_async_http_client"):
-            value = private.get(name)
-            if value is not None:
-                memo[id(value)] = value
-        copied: PowerTokens = super().__deepcopy__(memo)
-        return copied
-
-    @property
-    def api_base(self) -> str:
-        """The base URL (the name OpenAI-style LlamaIndex integrations use); settable."""
-        return self.base_url
-
-    @api_base.setter
-    def api_base(self, value: str) -> None:
-        self.base_url = value
-
-    @property
-    def model_name(self) -> str:
-        """Alias of ``model`` (the name several LlamaIndex integrations use); settable."""
-        return self.model
-
-    @model_name.setter
-    def model_name(self, value: str) -> None:
-        self.model = value
-
-    @property
-    def request_timeout(self) -> float | Timeout | None:
-        """Alias of ``timeout`` (as in ``Ollama``/``OpenAILike``); settable."""
-        return self.timeout
-
-    @request_timeout.setter
-    def request_timeout(self, value: float | Timeout | None) -> None:
-        self.timeout = value
-
-    @property
-    def max_completion_tokens(self) -> int | None:
-        """Alias of ``max_tokens`` (the OpenAI API's newer name); settable."""
-        return self.max_tokens
-
-    @max_completion_tokens.setter
-    def max_completion_tokens(self, value: int | None) -> None:
-        self.max_tokens = value
-
-    @property
-    def send_reasoning_content(self) -> bool:
-        """Alias of ``send_reasoning`` (this adapter's earlier name; LangChain's
-        ``ChatPowerTokens`` has the same ``send_reasoning``); settable."""
-        return self.send_reasoning
-
-    @send_reasoning_content.setter
-    def send_reasoning_content(self, value: bool) -> None:
-        self.send_reasoning = value
-
-    # -- derived state, cached per settings -------------------------------------------
-    # Each cache holds the settings it was built from and is rebuilt when they differ,
-    # however they changed (assignment, ``model_copy(update=...)``, a copy): one tuple
-    # comparison per call. Private attributes are read through ``__pydantic_private__``
-    # (pydantic's attribute lookup for them costs microseconds).
-
-    def _settings(self) -> Defaults:
-        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
-        key = _derived_key(self.__dict__)
-        cached: _Cached | None = private["_defaults"]
-        if cached is not None and cached.key == key:
-            built: Defaults = cached.value
-            return built
-        built = defaults(
-            model=self.model,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_tokens,
-            stop=self.stop,
-            thinking=self.thinking,
-            additional_kwargs=self.additional_kwargs,
-            fallback_models=self.fallback_models,
-            preserve_thinking=self.preserve_thinking,
-            send_reasoning=self.send_reasoning,
-        )
-        private["_defaults"] = _Cached(_snapshot(key), built)
-        return built
-
-    def _meta(self) -> _Cached:
-        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
-        key = _derived_key(self.__dict__)
-        # The catalog entry is part of the key: a model registered (or replaced) after
-        # construction shows on the next call (powertokens.register_model).
-        info = model_info(self.model)
-        cached: _Cached | None = private["_metadata"]
-        if cached is not None and cached.key == (key, info):
-            return cached
-        window = self.context_window or info.context_window
-        num_output = self.max_tokens or -1
-        if num_output >= window:
-            num_output = window // 2  # leave room for the prompt
-        meta = LLMMetadata(
-            context_window=window,
-            num_output=num_output,
-            is_chat_model=True,
-            is_function_calling_model=info.supports_tools,
-            model_name=self.model,
-            system_role=MessageRole.SYSTEM,
-        )
-        payload = {"class_name": self.class_name(), **meta.model_dump()}
-        cached = private["_metadata"] = _Cached((_snapshot(key), info), meta, payload)
-        return cached
+            raise invalid_setting(name, value, exc) from None
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -506,77 +315,6 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
         """
         meta: LLMMetadata = self._meta().value
         return meta
-
-    def to_payload(self) -> dict[str, Any]:
-        """What instrumentation sees of this LLM (metadata only: never the key).
-        Built once per settings change: the callbacks ask on every call."""
-        return dict(self._meta().extra)
-
-    def _client_options(self) -> dict[str, Any]:
-        slots = self.max_concurrent_requests
-        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
-        cached: _Cached | None = private["_limit"]
-        limit: ConcurrencyLimit | None = None
-        if slots is not None:
-            if cached is None or cached.key != slots:
-                # One limit for the sync and the async client: "in flight" counts both.
-                cached = private["_limit"] = _Cached(slots, ConcurrencyLimit(slots))
-            limit = cached.value
-        return {
-            "api_key": self._key(),
-            "base_url": self.base_url,
-            "timeout": Timeout.coerce(self.timeout, total=self.total_timeout),
-            "max_retries": self.max_retries,
-            "max_concurrent_requests": limit,
-            "default_headers": self.default_headers,
-            "max_event_bytes": self.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
-        }
-
-    def _sync_client(self) -> SyncPowerTokens:
-        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
-        key = _transport_key(self.__dict__)
-        cached: _Cached | None = private["_client"]
-        if cached is not None and cached.key == key:
-            client: SyncPowerTokens = cached.value
-            return client
-        if cached is not None:
-            client = cached.value.with_options(**self._client_options())  # same pool
-        else:
-            client = SyncPowerTokens(**self._client_options(), http_client=self._http_client)
-        private["_client"] = _Cached(_snapshot(key), client)
-        return client
-
-    def _async_client(self) -> AsyncPowerTokens:
-        # One core client: it gives each event loop its own pool (closed with the loop),
-        # so asyncio.run twice or a loop per test keep working.
-        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
-        key = _transport_key(self.__dict__)
-        cached: _Cached | None = private["_aclient"]
-        if cached is not None and cached.key == key:
-            client: AsyncPowerTokens = cached.value
-            return client
-        if cached is not None:
-            client = cached.value.with_options(**self._client_options())  # same pools
-        else:
-            client = AsyncPowerTokens(**self._client_options(), http_client=self._async_http_client)
-        private["_aclient"] = _Cached(_snapshot(key), client)
-        return client
-
-    def _key(self) -> str | None:
-        key: SecretStr | str | None = self.api_key
-        if isinstance(key, SecretStr):
-            return key.get_secret_value()
-        return key  # None, or a str put there by model_copy(update=...) (not validated)
-
-    def close(self) -> None:
-        """Close the sync connection pool (an injected ``http_client`` stays open)."""
-        if self._client is not None:
-            self._client.value.close()  # the pool is re-made on the next call
-
-    async def aclose(self) -> None:
-        """Close the async connection pool of the running loop."""
-        if self._aclient is not None:
-            await self._aclient.value.close()
 
     # -- building a call --------------------------------------------------------------
 
@@ -593,19 +331,6 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
         )
         call.messages = [{"role": "user", "content": prompt}]
         return call
-
-    def _complete(self, call: Call) -> ChatCompletion:
-        return self._sync_client().chat(call.messages, **call.params)
-
-    async def _acomplete(self, call: Call) -> ChatCompletion:
-        return await self._async_client().chat(call.messages, **call.params)
-
-    def _open(self, call: Call) -> Stream:
-        # The core validates here, so a bad request raises before any generator exists.
-        return self._sync_client().stream(call.messages, **call.params)
-
-    def _aopen(self, call: Call) -> AsyncStream:
-        return self._async_client().stream(call.messages, **call.params)
 
     # -- the eight methods ------------------------------------------------------------
 
@@ -661,64 +386,6 @@ class PowerTokens(ToolCalling, FunctionCallingLLM):
         stream = self._aopen(call)
         return acompletion_gen(stream, StreamState(stream))
 
-    # -- tools ------------------------------------------------------------------------
-
-
-# -- module helpers for the settings ----------------------------------------------------
 
 _FIELDS = frozenset(PowerTokens.model_fields)
-_derived_key = itemgetter(*sorted(_CACHED_FROM))
-_transport_key = itemgetter(*sorted(_TRANSPORT_FIELDS))
-
-
-def _snapshot(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A cache key that still differs after the caller edits a dict or list in place."""
-    return tuple(copy.copy(v) if isinstance(v, (dict, list)) else v for v in key)
-
-
-def _unknown_setting(name: str, value: Any) -> RequestValidationError:
-    known = sorted(_FIELDS | _ALIASES.keys())
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    # The value is not shown: a misspelled api_key would be the key.
-    return RequestValidationError(
-        name,
-        f"not a PowerTokens setting ({hint}see help(PowerTokens) for the fields)",
-        f"<{type(value).__name__}>",
-    )
-
-
-def _invalid_setting(name: str | None, value: Any, exc: ValidationError) -> RequestValidationError:
-    """pydantic's first complaint as a RequestValidationError naming the field (the
-    value is never shown for ``api_key``)."""
-    error = exc.errors(include_url=False, include_input=False)[0]
-    field = name or ".".join(str(p) for p in error["loc"]) or "settings"
-    if name is None:
-        value = "<hidden>" if "api_key" in field else exc.errors()[0].get("input")
-    elif "api_key" in field:
-        value = "<hidden>"
-    return RequestValidationError(field, error["msg"], value)
-
-
-def _resolve_aliases(model: str, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Aliases mapped onto their fields; unknown names refused (close matches named)."""
-    for name in kwargs:
-        if name not in _FIELDS and name not in _ALIASES:
-            raise _unknown_setting(name, kwargs[name])
-    if not any(alias in kwargs for alias in _ALIASES):
-        return model, kwargs
-    kwargs = dict(kwargs)
-    for alias, target in _ALIASES.items():
-        if alias not in kwargs or alias == "api_base":  # api_base: a named argument
-            continue
-        value = kwargs.pop(alias)
-        given = model != DEFAULT_MODEL if target == "model" else target in kwargs
-        if given:
-            raise RequestValidationError(
-                alias, f"an alias of {target!r}: give one of the two, not both", value
-            )
-        if target == "model":
-            model = value
-        else:
-            kwargs[target] = value
-    return model, kwargs
+"""The setting names: any other (but an alias) is refused, at construction and on assignment."""
