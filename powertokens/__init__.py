@@ -15,7 +15,7 @@ Model limits and capabilities live in one catalog (:func:`model_info`, :func:`mo
 built-in one) at run time, and :func:`unregister_model` takes it out again.
 """
 
-from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall, ToolCallDelta
+from ._accumulator import StreamAccumulator, StreamDelta
 from ._budget import ThinkingBudgetExceededError, ThinkingBudgetWarning
 from ._catalog import (
     DEFAULT_MODEL,
@@ -93,6 +93,7 @@ from ._request import (
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._streaming import AsyncStream, Stream
+from ._tool_calls import StreamedToolCall, ToolCallDelta
 from ._version import __version__
 
 __all__ = [
