@@ -15,7 +15,7 @@ Model limits and capabilities live in one catalog (:func:`model_info`, :func:`mo
 built-in one) at run time, and :func:`unregister_model` takes it out again.
 """
 
-from ._accumulator import StreamAccumulator, StreamDelta, StreamedToolCall, ToolCallDelta
+from ._accumulator import StreamAccumulator, StreamDelta
 from ._budget import ThinkingBudgetExceededError, ThinkingBudgetWarning
 from ._catalog import (
     DEFAULT_MODEL,
@@ -82,17 +82,12 @@ from ._models import ChunkChoice as ChunkChoice
 from ._models import CompletionTokensDetails as CompletionTokensDetails
 from ._models import PromptTokensDetails as PromptTokensDetails
 from ._pools import ConcurrencyLimit
-from ._request import (
-    ChatParams,
-    ToolChoice,
-    build_body,
-    normalize_thinking,
-    resolve_tool_choice,
-    validate_params,
-)
+from ._request import ChatParams, build_body, normalize_thinking, validate_params
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._streaming import AsyncStream, Stream
+from ._tool_calls import StreamedToolCall, ToolCallDelta
+from ._tool_choice import ToolChoice, resolve_tool_choice
 from ._version import __version__
 
 __all__ = [

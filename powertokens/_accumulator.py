@@ -8,7 +8,7 @@ Rules (``docs/wire.md``, "Stream"):
   never concatenated, ``arguments`` pieces are concatenated (None counts as ``""``),
   a dict argument is JSON-encoded. Both forms (whole call per chunk, and argument
   fragments) give the same final call; :attr:`StreamAccumulator.tool_calls` is the
-  running state, so no caller accumulates them a second time;
+  running state, so no caller accumulates them a second time (``_tool_calls``);
 * usage may come on the finish chunk and again on an OpenAI-style ``choices: []``
   chunk: it is reported once; a malformed usage counts as none (``parse_usage``);
 * a character outside the Basic Multilingual Plane may arrive as a surrogate pair
@@ -18,7 +18,7 @@ Rules (``docs/wire.md``, "Stream"):
   starts in half a pair. A surrogate left without its other half (the next piece does
   not complete it, or the answer finishes first) becomes U+FFFD, as invalid UTF-8
   does. Only the ends of pieces are looked at: a lone surrogate inside a piece (text
-  no standard JSON encoder writes) is passed on as received;
+  no standard JSON encoder writes) is passed on as received (``_text_pieces``);
 * ``{"error": ...}`` as an event is raised as a typed error;
 * a stream is complete only when a ``finish_reason`` arrived; ``[DONE]`` alone
   proves nothing, and nothing after ``[DONE]`` is parsed;
@@ -39,7 +39,6 @@ The deltas are plain slotted objects and the final completion is validated into 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,25 +48,18 @@ from ._exceptions import StreamInterruptedError
 from ._json import loads
 from ._models import ChatCompletion, Usage, parse_usage
 from ._stops import StopFilter, apply_stops
+from ._text_pieces import as_text, whole_chars
+from ._tool_calls import (
+    StreamedToolCall,
+    ToolCallDelta,
+    add_first_call_only,
+    add_tool_call,
+    release_arguments,
+)
 
-__all__ = [
-    "StreamAccumulator",
-    "StreamDelta",
-    "StreamedToolCall",
-    "ToolCallDelta",
-]
+__all__ = ["StreamAccumulator", "StreamDelta"]
 
 _EMPTY: tuple[Any, ...] = ()
-
-
-@dataclass(slots=True)
-class ToolCallDelta:
-    """A piece of one tool call. ``id``/``name`` are set on the first piece of a call."""
-
-    index: int
-    id: str | None = None
-    name: str | None = None
-    arguments: str = ""
 
 
 @dataclass(slots=True)
@@ -87,39 +79,6 @@ class StreamDelta:
     """The model that answered, as the service named it."""
     chunk: dict[str, Any] = field(default_factory=dict)
     """The decoded chunk as received."""
-
-
-class StreamedToolCall:
-    """One tool call as accumulated so far (``arguments`` grows while it streams)."""
-
-    __slots__ = ("_args", "id", "index", "name", "type")
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.id = ""
-        self.name = ""
-        self.type = "function"
-        self._args: list[str] = []
-
-    @property
-    def arguments(self) -> str:
-        """The argument text received so far (a JSON string once the call is complete)."""
-        args = self._args
-        if len(args) > 1:
-            args[:] = ["".join(args)]  # joined once per change, however often it is read
-        return args[0] if args else ""
-
-    def __repr__(self) -> str:
-        return f"StreamedToolCall(index={self.index}, id={self.id!r}, name={self.name!r})"
-
-
-# --- the accumulator -----------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
 
 
 class StreamAccumulator:
@@ -254,7 +213,7 @@ class StreamAccumulator:
                 continue  # the API has no "n": only choice 0 exists
             delta = choice.get("delta") or {}
             if role := delta.get("role"):
-                self._role = _text(role)
+                self._role = as_text(role)
             finish = choice.get("finish_reason") or None
             # Type checks inline (no helper call): this runs once per chunk.
             if reasoning := delta.get("reasoning_content") or "":
@@ -263,16 +222,16 @@ class StreamAccumulator:
                     raise TypeError(f"reasoning_content: expected a string, got {kind}")
                 # Half a surrogate pair at either end of this piece or the last (rare)?
                 if "\ud800" <= reasoning[-1] <= "\udfff" or self._held:
-                    reasoning = self._whole_chars("reasoning", reasoning, finish)
+                    reasoning = whole_chars(self._held, "reasoning", reasoning, finish)
             content = delta.get("content") or ""
             if content:
                 if not isinstance(content, str):
                     raise TypeError(f"content: expected a string, got {type(content).__name__}")
                 if "\ud800" <= content[-1] <= "\udfff" or self._held:
-                    content = self._whole_chars("content", content, finish)
+                    content = whole_chars(self._held, "content", content, finish)
             if finish and self._held:  # the answer ends with half a pair held back
-                reasoning += self._whole_chars("reasoning", "", finish)
-                content += self._whole_chars("content", "", finish)
+                reasoning += whole_chars(self._held, "reasoning", "", finish)
+                content += whole_chars(self._held, "content", "", finish)
             if reasoning:
                 self._reasoning.append(reasoning)
             stop_filter = self._filter
@@ -286,14 +245,15 @@ class StreamAccumulator:
             if content:
                 self._content.append(content)
             if (raw_calls := delta.get("tool_calls")) and not self.stopped:
+                state, held = self._calls, self._held
                 if self._single:
-                    calls = self._add_first_call_only(raw_calls)
+                    calls = add_first_call_only(state, held, raw_calls)
                 else:
-                    calls = tuple(self._add_tool_call(raw) for raw in raw_calls)
+                    calls = tuple(add_tool_call(state, held, raw) for raw in raw_calls)
             if finish:
-                self.finish_reason = _text(finish)
+                self.finish_reason = as_text(finish)
                 if self._held:  # argument text that ended in half a pair
-                    calls += self._release_arguments()
+                    calls += release_arguments(self._calls, self._held)
 
         usage: Usage | None = None
         raw_usage = chunk.get("usage")
@@ -307,73 +267,6 @@ class StreamAccumulator:
             return None
         self.emitted += 1
         return StreamDelta(reasoning, content, calls, finish, usage, self._id, self._model, chunk)
-
-    def _add_first_call_only(self, raw_calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
-        """``parallel_tool_calls=False``: pieces of the first call; later calls dropped."""
-        kept: list[ToolCallDelta] = []
-        calls = self._calls
-        for raw in raw_calls:
-            index = raw.get("index")
-            if not isinstance(index, int):
-                index = len(calls) if raw.get("id") or not calls else max(calls)
-            if calls and index not in calls:
-                continue  # a second call: never accumulated, never handed out
-            kept.append(self._add_tool_call(raw, index))
-        return tuple(kept)
-
-    def _add_tool_call(self, raw: dict[str, Any], index: Any = None) -> ToolCallDelta:
-        calls = self._calls
-        if index is None:
-            index = raw.get("index")
-        if not isinstance(index, int):
-            # No index: a new id starts a new call, otherwise continue the last one.
-            index = len(calls) if raw.get("id") or not calls else max(calls)
-        state = calls.get(index)
-        if state is None:
-            state = calls[index] = StreamedToolCall(index)
-        call_id = _text(raw.get("id") or "") or None
-        if call_id:
-            state.id = call_id
-        if kind := raw.get("type"):
-            state.type = _text(kind)
-        function = raw.get("function") or {}
-        name = _text(function.get("name") or "") or None
-        if name:
-            state.name = name
-        args = function.get("arguments")
-        if args is None:
-            args = ""
-        elif not isinstance(args, str):
-            args = json.dumps(args, ensure_ascii=False)
-        if (args and "\ud800" <= args[-1] <= "\udfff") or self._held:
-            args = self._whole_chars(index, args, None)
-        if args:
-            state._args.append(args)
-        return ToolCallDelta(index, call_id, name, args)
-
-    def _whole_chars(self, kind: str | int, piece: str, final: str | None) -> str:
-        """``piece`` with the high surrogate held back from the previous piece of its
-        kind in front, surrogate pairs joined into characters, a trailing high
-        surrogate held back for the next piece (unless the answer is ``final``) and
-        any other lone surrogate replaced by U+FFFD."""
-        held = self._held
-        text = held.pop(kind, "") + piece if held else piece
-        if not text:
-            return text
-        if not final and "\ud800" <= text[-1] <= "\udbff":
-            held[kind] = text[-1]
-            text = text[:-1]
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-    def _release_arguments(self) -> tuple[ToolCallDelta, ...]:
-        """The answer finished: argument text held back as half a pair becomes U+FFFD."""
-        released = []
-        for kind in [k for k in self._held if isinstance(k, int)]:
-            del self._held[kind]
-            state = self._calls[kind]
-            state._args.append("\ufffd")
-            released.append(ToolCallDelta(kind, None, None, "\ufffd"))
-        return tuple(released)
 
     def adopt(self, completion: ChatCompletion) -> StreamDelta | None:
         """A whole completion answered to a stream request (lenient servers do this):

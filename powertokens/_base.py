@@ -17,7 +17,6 @@ from ._config import (
     check_headers,
     resolve_api_key,
     resolve_base_url,
-    warn_if_plain_http,
 )
 from ._deadline import Deadline
 from ._exceptions import (
@@ -29,6 +28,7 @@ from ._exceptions import (
 )
 from ._limits import encode_body
 from ._models import ChatCompletionRequest
+from ._plain_http import warn_if_plain_http
 from ._pools import ConcurrencyLimit, make_limit
 from ._request import MessageLike, Prepared, build, check_preserve_thinking
 from ._retry import RetryPolicy

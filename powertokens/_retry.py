@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._error_hints import server_delay
 from ._error_map import is_known_code
 from ._exceptions import (
     APIConnectionError,
@@ -25,7 +26,6 @@ from ._exceptions import (
     PowerTokensError,
     RequestValidationError,
     StreamInterruptedError,
-    server_delay,
 )
 
 __all__ = ["RetryPolicy", "server_delay", "should_retry_status"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import powertokens._client as client_module
-import powertokens._streaming as streaming_module
+import powertokens._stream_loop as stream_loop_module
 from powertokens.emulator import Emulator
 from powertokens.testing import EmulatorPool
 
@@ -50,7 +50,7 @@ class Sleeps:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     """Patch the clients' ``time.sleep`` / ``asyncio.sleep`` (only in ``powertokens._client``
-    and ``powertokens._streaming``, the places that wait between attempts): delays are
+    and ``powertokens._stream_loop``, the places that wait between attempts): delays are
     recorded, not waited."""
     recorder = Sleeps()
     real_sleep = asyncio.sleep
@@ -62,7 +62,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
         recorder.delays.append(seconds)
         await real_sleep(0)
 
-    for module in (client_module, streaming_module):
+    for module in (client_module, stream_loop_module):
         monkeypatch.setattr(module, "time", _Module(time, sleep=fake_sleep))
         monkeypatch.setattr(module, "asyncio", _Module(asyncio, sleep=fake_async_sleep))
     return recorder

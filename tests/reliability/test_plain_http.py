@@ -16,7 +16,7 @@ import httpx
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
 
-import powertokens._config as config
+import powertokens._plain_http as plain_http_module
 from langchain_powertokens import ChatPowerTokens
 from llama_index_powertokens import PowerTokens as LlamaPowerTokens
 from powertokens import AsyncPowerTokens, PowerTokens
@@ -30,13 +30,13 @@ REMOTE = "http://10.20.30.40:8080/v1"
 @pytest.fixture(autouse=True)
 def fresh() -> Iterator[list[warnings.WarningMessage]]:
     """Forget the hosts already warned about; record every warning."""
-    saved = set(config._warned_plain_http)
-    config._warned_plain_http.clear()
+    saved = set(plain_http_module._warned_plain_http)
+    plain_http_module._warned_plain_http.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield caught
-    config._warned_plain_http.clear()
-    config._warned_plain_http.update(saved)
+    plain_http_module._warned_plain_http.clear()
+    plain_http_module._warned_plain_http.update(saved)
 
 
 def plain_http(caught: list[warnings.WarningMessage]) -> list[str]:

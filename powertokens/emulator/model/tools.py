@@ -23,16 +23,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .fields import (
-    GENERIC_NAME_WORDS,
-    choose,
-    fill_arguments,
-    listed_choices,
-    name_words,
-    resolve,
-    type_of,
-)
+from .fields import fill_arguments, resolve, type_of
 from .text import content_words, proper_names
+from .text_values import GENERIC_NAME_WORDS, choose, listed_choices, name_words
 
 __all__ = ["PlannedCall", "ToolSpec", "fill_arguments", "parse_tools", "plan_calls"]
 
