@@ -215,7 +215,12 @@ class BaseClient:
             **self.default_headers,
             **(extra_headers or {}),
         }
-        chosen = self.timeout if timeout is None else Timeout.coerce(timeout)
+        if timeout is None:
+            chosen = self.timeout
+        elif isinstance(timeout, Timeout):  # the whole timeout, its deadline included
+            chosen = timeout
+        else:  # seconds or an httpx.Timeout set the phases; the client's deadline holds
+            chosen = Timeout.coerce(timeout, total=self.timeout.total)
         prepared = Prepared(
             url=self._url,
             content=encode_body(body),

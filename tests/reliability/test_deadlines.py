@@ -252,6 +252,52 @@ async def test_adapters_end_a_trickle_at_the_deadline(
     await face.close(target)
 
 
+def _per_call_cells() -> list[Any]:
+    """Every face with its usual deadline (the core: ``Timeout(total=...)``, the adapters:
+    ``total_timeout``) and a per-call number; an ``httpx.Timeout`` per call on the core;
+    the adapters' ``timeout=Timeout(total=...)`` field once each."""
+    cells = []
+    for face in FACES:
+        how = "Timeout" if face.stack == "core" else "total_timeout"
+        cells.append(pytest.param(face, how, 30, id=f"{face.id}-{how}-seconds"))
+        if face.stack == "core":
+            cells.append(pytest.param(face, how, httpx.Timeout(30), id=f"{face.id}-{how}-httpx"))
+        elif face.mode == "sync" and not face.stream:
+            cells.append(pytest.param(face, "Timeout", 30, id=f"{face.id}-Timeout-seconds"))
+    return cells
+
+
+@pytest.mark.parametrize(("face", "how", "per_call"), _per_call_cells())
+async def test_a_per_call_timeout_keeps_the_configured_deadline(
+    server: HostileServer, face: Face, how: str, per_call: Any
+) -> None:
+    """A per-call ``timeout`` of seconds or an ``httpx.Timeout`` sets the phases only (as
+    a number given at construction does): the client's or model's deadline still holds."""
+    server.script(pinging_stream(first="a") if face.stream else trickling_body())
+    target = face.build(server.url, **deadline_fields(face, TOTAL, how))
+    started = time.monotonic()
+    outcome = await face.run(target, "hi", timeout=per_call)
+    assert time.monotonic() - started < LIMIT
+    assert isinstance(outcome.error, DeadlineExceededError), repr(outcome.error)
+    assert "timeout.total=0.4" in str(outcome.error)
+    await face.close(target)
+
+
+@pytest.mark.parametrize(
+    "face", [f for f in FACES if f.stack == "core" or not f.stream], ids=lambda f: f.id
+)
+async def test_a_per_call_timeout_object_replaces_the_deadline(
+    server: HostileServer, face: Face
+) -> None:
+    """A per-call ``powertokens.Timeout`` is the whole timeout: its own ``total``."""
+    server.script(pinging_stream(first="a") if face.stream else trickling_body())
+    target = face.build(server.url, **deadline_fields(face, 30.0, "Timeout"))
+    outcome = await face.run(target, "hi", timeout=Timeout(total=TOTAL))
+    assert isinstance(outcome.error, DeadlineExceededError), repr(outcome.error)
+    assert "timeout.total=0.4" in str(outcome.error)
+    await face.close(target)
+
+
 @pytest.mark.parametrize("face", [f for f in FACES if f.stack != "core"], ids=lambda f: f.id)
 async def test_adapters_apply_a_changed_total_timeout_on_the_next_call(
     server: HostileServer, face: Face
