@@ -1,6 +1,7 @@
 """What ``dumps``/``loads`` need beyond langchain-core's defaults.
 
-A timeout object (``powertokens.Timeout``, ``httpx.Timeout``) is not JSON: it is
+The model is serializable, with its key as a secret (``POWERTOKENS_API_KEY``, never the
+value). A timeout object (``powertokens.Timeout``, ``httpx.Timeout``) is not JSON: it is
 written as a mapping of its phases (``powertokens.Timeout`` field names) and read
 back from one, so a saved model keeps its timeouts.
 """
@@ -11,9 +12,34 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from powertokens import RequestValidationError, Timeout
+from langchain_core.load.serializable import (
+    Serializable,
+    SerializedConstructor,
+    SerializedNotImplemented,
+)
 
-__all__ = ["timeout_from_json", "timeout_to_json"]
+from powertokens import API_KEY_ENV, RequestValidationError, Timeout
+
+__all__ = ["Saved", "timeout_from_json", "timeout_to_json"]
+
+
+class Saved(Serializable):
+    """Serializable, the key a secret, the timeout as its phases (a mixin of the model)."""
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        serialized = super().to_json()
+        kwargs = serialized.get("kwargs")
+        if isinstance(kwargs, dict) and "timeout" in kwargs:
+            kwargs["timeout"] = timeout_to_json(kwargs["timeout"])
+        return serialized
 
 
 def timeout_to_json(value: Any) -> Any:

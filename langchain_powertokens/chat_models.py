@@ -9,7 +9,6 @@ from typing import Any, Literal
 import httpx
 from langchain_core.language_models import BaseChatModel, LanguageModelInput, ModelProfile
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -44,7 +43,7 @@ from ._clients import ClientCache, check_connection, mask_secrets
 from ._convert import messages_to_wire
 from ._errors import construction_error, to_langchain_error
 from ._params import apply_aliases, check_limits, ls_params, profile_for
-from ._serial import timeout_from_json, timeout_to_json
+from ._serial import Saved, timeout_from_json
 from ._structured import structured_output
 from ._tools import bind_arguments, format_tools
 
@@ -56,19 +55,14 @@ def _field_names(cls: type) -> set[str]:
     return get_pydantic_field_names(cls)
 
 
-class ChatPowerTokens(ClientCache, BaseChatModel):
+class ChatPowerTokens(ClientCache, Saved, BaseChatModel):
     """Zhipu's GLM chat models on PowerTokens (glm-5-turbo, glm-5, glm-4.7,
     glm-4.7-flash, glm-4.5-air), with reasoning, tool calling and usage.
 
-    More, each example tested: ``docs/langchain.md`` (preserved thinking, the thinking
-    budget, token counting, errors, caching, saving and loading); every setting:
-    ``docs/configuration.md``.
-
-    Setup:
-        ```bash
-        pip install -e ".[langchain]"   # from the project folder
-        export POWERTOKENS_API_KEY="your-api-key"
-        ```
+    Setup: ``pip install -e ".[langchain]"`` in the project folder, and the key in
+    ``POWERTOKENS_API_KEY``. More, each example tested: ``docs/langchain.md`` (preserved
+    thinking, the thinking budget, token counting, errors, caching, saving and loading);
+    every setting: ``docs/configuration.md``.
 
     Instantiate:
         ```python
@@ -223,22 +217,18 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     max_retries: int = 2
     """Retries after the first attempt, for rate limits, overload and network errors."""
     fallback_models: list[str] | None = None
-    """Models to try, in order, each with its own retries, when ``model`` is still
-    overloaded (code 1312) after its retries; no other error falls back. The answer's
-    ``response_metadata["model_name"]`` is the model that answered and
-    ``response_metadata["fallback_from"]`` the overloaded ones. A stream falls back only
-    before its first chunk. Also a per-call keyword (``[]``: none for that call)."""
+    """Models to try in order, each with its own retries, when ``model`` is still
+    overloaded (code 1312) after its retries (a stream: before its first chunk);
+    ``response_metadata["fallback_from"]`` lists the overloaded ones. Per call too."""
     max_event_bytes: int | None = Field(default=None, ge=1)
     """Largest stream event (one ``data:`` line) accepted, in bytes; a bigger one ends the
     stream with ``PowerTokensStreamInterruptedError`` instead of growing memory without
     bound. None: the core's default (16 MiB)."""
     max_concurrent_requests: int | None = Field(default=None, ge=1)
-    """Most requests in flight at once through this model (a stream counts until it
-    ends); further calls wait for a free slot instead of drawing 429 ``1302`` from a plan
-    that allows only a few concurrent requests, up to the pool timeout (then
-    ``PowerTokensPoolTimeoutError``). Shared by every call of this instance, sync and
-    async, from any thread or event loop (its ``bind_tools``/``with_structured_output``
-    runnables and ``batch`` included). None (the default): no limit."""
+    """Most requests in flight at once through this model, sync and async, from any thread
+    or event loop (a stream counts until it ends); further calls wait for a slot, up to the
+    pool timeout (then ``PowerTokensPoolTimeoutError``), instead of drawing 429 ``1302``.
+    None (the default): no limit."""
     n: int | None = None
     """Answers per request: the API returns one, so only 1 (or None) is accepted, here and
     per call; it is never sent. Make several calls (``batch``) for several answers."""
@@ -259,12 +249,9 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
     """Send each assistant turn's reasoning back with it (interleaved thinking, which
     Zhipu asks for with tools); False leaves it out."""
     preserve_thinking: bool = False
-    """Preserved thinking: send ``thinking.clear_thinking: false`` so the model keeps the
-    reasoning of earlier turns in context (GLM-5 and GLM-4.7 families; a model the
-    catalog does not list as supporting it is refused). Every assistant turn's
-    ``reasoning_content`` is then sent back exactly as it came (needs
-    ``send_reasoning=True``); this also raises prompt-cache hits
-    (``usage_metadata["input_token_details"]["cache_read"]``). Also a per-call keyword."""
+    """Send ``thinking.clear_thinking: false``: the model keeps earlier turns' reasoning in
+    context (GLM-5 and GLM-4.7 families; other models are refused), replayed byte for byte
+    (needs ``send_reasoning``), which also raises prompt-cache hits. Per call too."""
     nudge_tool_choice: bool = True
     """When ``tool_choice`` asks for a tool call (the API can only say "auto"), ask for it
     in one sentence of the system prompt."""
@@ -313,21 +300,6 @@ class ChatPowerTokens(ClientCache, BaseChatModel):
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         return profile_for(self.model)
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": API_KEY_ENV}
-
-    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
-        serialized = super().to_json()
-        kwargs = serialized.get("kwargs")
-        if isinstance(kwargs, dict) and "timeout" in kwargs:
-            kwargs["timeout"] = timeout_to_json(kwargs["timeout"])
-        return serialized
 
     def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
         return llm_string(self, stop, kwargs)  # every field that changes the answer
