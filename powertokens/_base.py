@@ -161,14 +161,15 @@ class BaseClient:
     ) -> Self:
         """A client with some settings changed that shares this one's connection pools
         (and its concurrency limit, unless that changes). Closing either closes the pools
-        for both; they are re-made on the next call."""
+        for both; they are re-made on the next call. ``timeout`` of seconds or an
+        ``httpx.Timeout`` keeps this client's deadline (``Timeout.total``)."""
         new = copy.copy(self)  # shares the pools: they belong to the client's pool objects
         keep = max_concurrent_requests is _UNSET
         BaseClient.__init__(
             new,
             api_key=self._api_key if api_key is _UNSET else api_key,
             base_url=self.base_url if base_url is _UNSET else base_url,
-            timeout=self.timeout if timeout is _UNSET else timeout,
+            timeout=self.timeout if timeout is _UNSET else _phases(timeout, self.timeout.total),
             max_retries=self.max_retries if max_retries is _UNSET else max_retries,
             default_headers=self.default_headers if default_headers is _UNSET else default_headers,
             max_concurrent_requests=None if keep else max_concurrent_requests,
@@ -215,12 +216,11 @@ class BaseClient:
             **self.default_headers,
             **(extra_headers or {}),
         }
-        if timeout is None:
-            chosen = self.timeout
-        elif isinstance(timeout, Timeout):  # the whole timeout, its deadline included
-            chosen = timeout
-        else:  # seconds or an httpx.Timeout set the phases; the client's deadline holds
-            chosen = Timeout.coerce(timeout, total=self.timeout.total)
+        chosen = (
+            self.timeout
+            if timeout is None
+            else Timeout.coerce(_phases(timeout, self.timeout.total))
+        )
         prepared = Prepared(
             url=self._url,
             content=encode_body(body),
@@ -326,3 +326,11 @@ def _with_fallbacks(
         )
         following = (link, *following)
     return dataclasses.replace(prepared, fallbacks=following)
+
+
+def _phases(timeout: TimeoutLike, total: float | None) -> TimeoutLike:
+    """A timeout given over a client's: seconds or an ``httpx.Timeout`` set the phases and
+    keep the client's deadline ``total``; a ``Timeout`` (or None) is taken as it is."""
+    if timeout is None or isinstance(timeout, Timeout):
+        return timeout
+    return Timeout.coerce(timeout, total=total)

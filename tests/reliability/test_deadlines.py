@@ -283,6 +283,26 @@ async def test_a_per_call_timeout_keeps_the_configured_deadline(
     await face.close(target)
 
 
+@pytest.mark.parametrize("value", [30, httpx.Timeout(30)], ids=["seconds", "httpx"])
+@pytest.mark.parametrize("mode", MODES)
+async def test_with_options_timeout_keeps_the_deadline(
+    server: HostileServer, mode: str, value: Any
+) -> None:
+    """``with_options(timeout=...)`` of seconds or an ``httpx.Timeout`` sets the phases, as
+    per call: the client's deadline holds in the derived client."""
+    server.script(trickling_body())
+    client = core(mode, server, timeout=Timeout(total=TOTAL), max_retries=0)
+    derived = client.with_options(timeout=value)
+    assert derived.timeout.total == TOTAL
+    assert derived.timeout.read == 30
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError):
+        await call(derived, False, [])
+    assert time.monotonic() - started < LIMIT
+    assert client.with_options(timeout=Timeout(read=5)).timeout.total is None  # the whole
+    client.close() if mode == "sync" else await client.aclose()
+
+
 @pytest.mark.parametrize(
     "face", [f for f in FACES if f.stack == "core" or not f.stream], ids=lambda f: f.id
 )
