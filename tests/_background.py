@@ -21,9 +21,9 @@ Such a test hands that work to a *job* and only waits for its result:
   ids: a deselected test's job never starts), the jobs of the selected tests are queued in
   the order the suite reaches their tests and run one at a time in one thread: the work
   moves to the CPU the suite leaves idle without several jobs crowding it. Their processes
-  run at a lower priority (nice 10) where the OS allows, so that they take what the suite
-  leaves and do not slow it down; ``job.popen(..., nice=False)`` for a process the suite
-  itself will talk to (the fork server).
+  run at a lower priority (``NICE`` more than the suite's nice value, POSIX), so that they
+  take what the suite leaves and do not slow it down; ``job.popen(..., nice=False)`` for a
+  process the suite itself will talk to (the fork server).
 - ``background_jobs.result(...)`` waits for the job (``WAIT`` seconds at most, queue
   included) and returns its value or raises what it raised, in the test: an
   ``AssertionError`` carrying the subprocess's stderr, ``pytest.skip``. A job that has not
@@ -216,7 +216,8 @@ class Jobs:
             # Right after the exec, before the process could start children of its own,
             # which then inherit the priority.
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, process.pid, NICE)
+                lower = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+                os.setpriority(os.PRIO_PROCESS, process.pid, lower)
         return process
 
     def close(self) -> None:
