@@ -27,8 +27,8 @@ Such a test hands that work to a *job* and only waits for its result:
 - ``background_jobs.result(...)`` waits for the job (``WAIT`` seconds at most, queue
   included) and returns its value or raises what it raised, in the test: an
   ``AssertionError`` carrying the subprocess's stderr, ``pytest.skip``. A job that has not
-  started yet (still queued, or not queued at all: ``--collect-only`` then a run, an xdist
-  worker) runs at once in the test's thread; a test run alone just waits for its own job.
+  started yet (still queued behind others, or never queued: under an xdist worker) runs at
+  once in the test's thread; a test run alone just waits for its own job.
 - The environment a job's processes get is ``os.environ`` as it was when collection ended
   (``job.environ``), so a test patching the environment meanwhile cannot leak into a job.
 - Each job has a folder of its own, ``job.dir``, in a temporary folder removed when the
