@@ -22,7 +22,8 @@ import os
 import pytest
 from hypothesis import settings
 
-pytest_plugins = ["powertokens.testing.plugin"]
+# tests._background: the slow tests' subprocesses start when collection ends (its docstring).
+pytest_plugins = ["powertokens.testing.plugin", "tests._background"]
 
 settings.register_profile("dev", max_examples=100, deadline=None, print_blob=True)
 settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True)

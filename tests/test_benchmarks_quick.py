@@ -14,24 +14,26 @@ from pathlib import Path
 
 import pytest
 
+from tests._background import Job, Jobs, background
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _quick_mode(job: Job) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = job.dir
+    argv = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out)]
+    return job.run(argv, cwd=ROOT, timeout=600), out
+
+
 @pytest.mark.slow  # fresh interpreters importing every contender
-def test_quick_mode_runs_every_contender_and_writes_results(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        check=False,
-    )
+@background(_quick_mode)  # runs while the suite does (tests/_background.py)
+def test_quick_mode_runs_every_contender_and_writes_results(background_jobs: Jobs) -> None:
+    done, out = background_jobs.result(_quick_mode)
     assert done.returncode == 0, done.stderr[-4000:]
 
     for name in ("latest.json", "latest.md", "chart.png"):
-        assert (tmp_path / name).stat().st_size > 0, name
-    results = json.loads((tmp_path / "latest.json").read_text())
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "latest.json").read_text())
     assert results["meta"]["mode"] == "quick"
 
     contenders = set(results["contenders"])
@@ -49,4 +51,4 @@ def test_quick_mode_runs_every_contender_and_writes_results(tmp_path: Path) -> N
     assert all(entry["seconds"] > 0 for entry in results["imports"].values())
     assert len(results["memory"]) == 3
     assert results["targets"]
-    assert "### Targets" in (tmp_path / "latest.md").read_text()
+    assert "### Targets" in (out / "latest.md").read_text()

@@ -1,6 +1,7 @@
 """The notebooks run top to bottom against the emulator, and are committed clean.
 
-Executed with nbclient in a fresh kernel each, in the notebooks' folder, with every
+Executed with nbclient in a fresh kernel each (tests/tour/_notebook.py, in a subprocess that
+starts when collection ends: tests/_background.py), in the notebooks' folder, with every
 ``POWERTOKENS_*`` variable removed: each notebook then starts its own emulator, as on a
 machine without a key. (``pytest --nbmake notebooks/`` runs them too, against the real
 service when ``POWERTOKENS_API_KEY`` is set.)
@@ -9,16 +10,19 @@ service when ``POWERTOKENS_API_KEY`` is set.)
 from __future__ import annotations
 
 import ast
-import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from tests._background import Job, Jobs, background
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+RUNNER = Path(__file__).with_name("_notebook.py")
 OUR_PACKAGES = ("powertokens", "langchain_powertokens", "llama_index_powertokens")
 
 # What each notebook must show when it ran, as patterns over what its cells printed
@@ -67,18 +71,23 @@ def test_the_three_notebooks_are_there() -> None:
     assert [p.stem for p in NOTEBOOKS] == list(EXPECTED)
 
 
+def _execute(job: Job, path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The notebook run by tests/tour/_notebook.py: its exit, and the executed notebook."""
+    env = {k: v for k, v in job.environ.items() if not k.startswith("POWERTOKENS_")}
+    executed = job.dir / path.name
+    argv = [sys.executable, str(RUNNER), str(path), str(executed)]
+    return job.run(argv, cwd=path.parent, env=env, timeout=600), executed
+
+
 @pytest.mark.slow  # a fresh kernel importing both frameworks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom_against_the_emulator(path: Path) -> None:
-    notebook = nbformat.read(path, as_version=4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOKENS_")}
-    client = NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute(env=env)  # raises CellExecutionError on the first failing cell
+@background(_execute)  # runs while the suite does (tests/_background.py)
+def test_notebook_runs_top_to_bottom_against_the_emulator(
+    path: Path, background_jobs: Jobs
+) -> None:
+    done, executed = background_jobs.result(_execute, path=path)
+    assert done.returncode == 0, f"{path.name}:\n{done.stderr[-6000:]}"  # the failing cell
+    notebook = nbformat.read(executed, as_version=4)
     printed = "".join(
         output.get("text", "")
         for cell in notebook.cells

@@ -28,6 +28,7 @@ import powertokens
 from langchain_powertokens import ChatPowerTokens
 from llama_index_powertokens import PowerTokens as LlamaIndexPowerTokens
 from powertokens.emulator import Emulator
+from tests._background import Job, Jobs, background
 
 from . import test_comparison
 
@@ -111,9 +112,11 @@ class ForkServer:
     """tests/tour/_forkserver.py in a subprocess: example scripts run in forks of one
     interpreter that imported the libraries once (each still starts clean)."""
 
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
+    def __init__(self, job: Job) -> None:
+        # At the suite's priority: the examples it runs are what the suite waits for.
+        self.process = job.popen(
             [sys.executable, str(Path(__file__).with_name("_forkserver.py"))],
+            nice=False,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -145,9 +148,14 @@ class ForkServer:
             self.process.stdout.close()
 
 
+def _warm_forkserver(job: Job) -> ForkServer:
+    """The fork server, started and warmed up (its imports done) while the suite runs."""
+    return ForkServer(job)
+
+
 @pytest.fixture(scope="module")
-def forkserver() -> Iterator[ForkServer]:
-    server = ForkServer()
+def forkserver(background_jobs: Jobs) -> Iterator[ForkServer]:
+    server: ForkServer = background_jobs.result(_warm_forkserver)
     yield server
     server.close()
 
@@ -167,6 +175,7 @@ def test_there_are_examples_for_each_quickstart() -> None:
 
 @pytest.mark.slow  # a clean interpreter per example
 @pytest.mark.parametrize(("name", "source"), RUN_HERE, ids=[n for n, _ in RUN_HERE])
+@background(_warm_forkserver)  # tests/_background.py
 def test_python_example_runs_as_written(
     name: str, source: str, service: Emulator, tmp_path: Path, forkserver: ForkServer
 ) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from powertokens.emulator import Emulator
+from tests._background import Job, Jobs, background
 from tour.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,22 +29,17 @@ STEP_TITLES = (
 
 
 def tour(
-    *args: str, key: str | None = None, timeout: float = 120
+    job: Job, *args: str, key: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOKENS_")}
+    env = {k: v for k, v in job.environ.items() if not k.startswith("POWERTOKENS_")}
     env["PYTHONIOENCODING"] = "utf-8"
     if key is not None:
         env["POWERTOKENS_API_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "demo.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-        check=False,
-    )
+    return job.run([sys.executable, "demo.py", *args], cwd=ROOT, env=env, timeout=timeout)
+
+
+def _whole_tour(job: Job) -> subprocess.CompletedProcess[str]:
+    return tour(job)
 
 
 @dataclass
@@ -77,8 +73,11 @@ def run_tour(
 
 
 @pytest.mark.slow  # a fresh interpreter importing both frameworks
-def test_the_whole_tour_runs_offline_against_the_built_in_emulator() -> None:
-    done = tour()
+@background(_whole_tour)  # runs while the suite does (tests/_background.py)
+def test_the_whole_tour_runs_offline_against_the_built_in_emulator(
+    background_jobs: Jobs,
+) -> None:
+    done = background_jobs.result(_whole_tour)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "POWERTOKENS_API_KEY is not set: using the built-in emulator" in out

@@ -12,10 +12,8 @@ first is the installed one.
 from __future__ import annotations
 
 import email
-import os
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from importlib import metadata
@@ -24,37 +22,22 @@ from pathlib import Path
 import pytest
 
 import powertokens
-
-pytestmark = pytest.mark.slow
+from tests._background import Job, Jobs, background
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("powertokens", "langchain_powertokens", "llama_index_powertokens")
 
 
-def _run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        [str(c) for c in command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=180,
-        check=False,
-    )
+def _run(job: Job, *command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = job.run([str(c) for c in command], cwd=cwd, env=env, timeout=180)
     assert done.returncode == 0, f"{command}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-def _head() -> str:
+def _head(job: Job) -> str:
     if shutil.which("git") is None:
         pytest.skip("git is not installed: cannot clone the repository")
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = job.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], cwd=ROOT, timeout=180)
     if done.returncode != 0:
         pytest.skip(f"{ROOT} is not a git checkout: nothing to clone ({done.stderr.strip()})")
     return done.stdout.strip()
@@ -70,19 +53,57 @@ def _setuptools_builds_offline() -> None:
         pytest.skip(f"setuptools {version} < 77 cannot build the SPDX license metadata offline")
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sha = _head()
+def _build_wheel(job: Job) -> Path:
+    sha = _head(job)
     _setuptools_builds_offline()
-    work = tmp_path_factory.mktemp("wheel")
+    work = job.dir
     clone = work / "clone"
-    _run("git", "clone", "--quiet", "--no-checkout", ROOT, clone, cwd=work)
-    _run("git", "-c", "advice.detachedHead=false", "checkout", "--quiet", sha, cwd=clone)
-    offline = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    _run(job, "git", "clone", "--quiet", "--no-checkout", ROOT, clone, cwd=work)
+    _run(job, "git", "-c", "advice.detachedHead=false", "checkout", "--quiet", sha, cwd=clone)
+    offline = {**job.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     pip = (sys.executable, "-m", "pip")
-    _run(*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", work / "dist", clone,
+    _run(job, *pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", work / "dist", clone,
          cwd=work, env=offline)  # fmt: skip
     (built,) = (work / "dist").glob("powertokens-*.whl")
+    return built
+
+
+# Built while the suite runs (tests/_background.py), once for both tests.
+pytestmark = [pytest.mark.slow, background(_build_wheel)]
+
+
+def _install_and_run_the_demo(job: Job) -> tuple[str, Path]:
+    """What the demo printed, run from the installed wheel; the folder it is installed in."""
+    wheel: Path = job.result(_build_wheel)
+    target = job.dir / "site"
+    offline = {**job.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = (sys.executable, "-m", "pip")
+    _run(job, *pip, "install", "-q", "--no-deps", "--target", target, wheel, cwd=job.dir,
+         env=offline)  # fmt: skip
+    # the tour is not part of the package: take it from the clone, without the sources
+    clone = wheel.parents[1] / "clone"
+    run = job.dir / "run"
+    shutil.copytree(clone / "tour", run / "tour")
+    shutil.copytree(clone / "examples" / "data", run / "examples" / "data")
+    shutil.copy2(clone / "demo.py", run / "demo.py")
+    env = {k: v for k, v in job.environ.items() if not k.startswith(("POWERTOKENS_", "PYTHON"))}
+    env.update(PYTHONPATH=str(target), PYTHONIOENCODING="utf-8", PYTHONNOUSERSITE="1")
+    # check where each package comes from, then run demo.py as `python demo.py` would
+    script = (
+        "import runpy, sys\n"
+        f"import {', '.join(PACKAGES)}\n"
+        "import llama_index.llms.powertokens as hub\n"
+        f"for module in ({', '.join(PACKAGES)}, hub):\n"
+        "    print('from', module.__name__, module.__file__)\n"
+        "sys.argv = ['demo.py', '--pace', '0', '--color', 'never']\n"
+        "runpy.run_path('demo.py', run_name='__main__')\n"
+    )
+    return _run(job, sys.executable, "-c", script, cwd=run, env=env), target
+
+
+@pytest.fixture(scope="module")
+def wheel(background_jobs: Jobs) -> Path:
+    built: Path = background_jobs.result(_build_wheel)
     return built
 
 
@@ -107,30 +128,9 @@ def test_the_wheel_holds_the_packages_and_honest_metadata(wheel: Path) -> None:
     assert set(meta.get_all("Provides-Extra") or []) == {"langchain", "llama-index", "all"}
 
 
-def test_the_installed_wheel_runs_the_demo(wheel: Path, tmp_path: Path) -> None:
-    target = tmp_path / "site"
-    offline = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    pip = (sys.executable, "-m", "pip")
-    _run(*pip, "install", "-q", "--no-deps", "--target", target, wheel, cwd=tmp_path, env=offline)
-    # the tour is not part of the package: take it from the clone, without the sources
-    clone = wheel.parents[1] / "clone"
-    run = tmp_path / "run"
-    shutil.copytree(clone / "tour", run / "tour")
-    shutil.copytree(clone / "examples" / "data", run / "examples" / "data")
-    shutil.copy2(clone / "demo.py", run / "demo.py")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOKENS_", "PYTHON"))}
-    env.update(PYTHONPATH=str(target), PYTHONIOENCODING="utf-8", PYTHONNOUSERSITE="1")
-    # check where each package comes from, then run demo.py as `python demo.py` would
-    script = (
-        "import runpy, sys\n"
-        f"import {', '.join(PACKAGES)}\n"
-        "import llama_index.llms.powertokens as hub\n"
-        f"for module in ({', '.join(PACKAGES)}, hub):\n"
-        "    print('from', module.__name__, module.__file__)\n"
-        "sys.argv = ['demo.py', '--pace', '0', '--color', 'never']\n"
-        "runpy.run_path('demo.py', run_name='__main__')\n"
-    )
-    out = _run(sys.executable, "-c", script, cwd=run, env=env)
+@background(_install_and_run_the_demo)
+def test_the_installed_wheel_runs_the_demo(background_jobs: Jobs) -> None:
+    out, target = background_jobs.result(_install_and_run_the_demo)
     places = dict(line.split()[1:] for line in out.splitlines() if line.startswith("from "))
     assert len(places) == len(PACKAGES) + 1
     for module, file in places.items():
