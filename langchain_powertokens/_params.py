@@ -6,13 +6,15 @@ are the core's: this module only says which values apply to a call.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.language_models import ModelProfile
 from langchain_core.language_models.base import LangSmithParams
+from langchain_core.utils.utils import get_pydantic_field_names
 
 from powertokens import RequestValidationError, Timeout, model_info, validate_params
-from powertokens.lib import check_fallback_models, check_reasoning_sent
+from powertokens.lib import check_fallback_models, check_reasoning_sent, not_per_call
 
 from ._convert import messages_to_wire
 from ._tools import check_tool_choice, format_tools
@@ -50,6 +52,13 @@ class ModelFields(Protocol):
 # Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent
 # (``response_format`` is taken before: see ``_response_format``).
 _IGNORED_KWARGS = ("stream", "strict")
+
+
+@functools.cache
+def _settings(cls: type) -> frozenset[str]:
+    """The model's own settings and their names (aliases, ChatOpenAI's names): those left
+    in a call's kwargs once its per-call options are taken are not per-call options."""
+    return frozenset(get_pydantic_field_names(cls) | ALIASES.keys())
 
 
 def check_n(n: Any) -> None:
@@ -216,6 +225,10 @@ def build_call(
     if timeout is not None:
         params["timeout"] = timeout
     extra_body = pop("extra_body", None)
+    for name in kwargs.keys() & _settings(type(model)):  # a setting, not a body field
+        raise not_per_call(
+            name, kwargs[name], owner="model", remedy="set it on the model (or a copy of it)"
+        )
     if model.model_kwargs or model.extra_body or extra_body or kwargs:
         params["extra_body"] = {
             **{k: v for k, v in model.model_kwargs.items() if k != "n"},  # n=1: not sent

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from powertokens import RequestValidationError, Timeout, resolve_tool_choice, validate_params
-from powertokens.lib import check_fallback_models, check_reasoning_sent
+from powertokens.lib import check_fallback_models, check_reasoning_sent, not_per_call
 
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
@@ -140,11 +140,13 @@ def merge_call(
     *,
     send_reasoning: bool = True,
     timeout: Any = None,
+    settings: frozenset[str] = frozenset(),
 ) -> Call:
     """``base`` with one call's keyword arguments applied (see the module docstring).
 
     ``timeout`` is the LLM's own (its phases are kept when a call gives only a deadline,
-    ``total_timeout``)."""
+    ``total_timeout``). ``settings``: the LLM's setting names; one given to a call that is
+    not a per-call option is refused rather than sent as a body field."""
     if not kwargs:
         return Call(base.params)
     params = dict(base.params)
@@ -175,6 +177,10 @@ def merge_call(
             params[key] = value  # checked by the core (a bool, the model's support)
         elif key == "extra_body":
             extra = {**(extra or params.get("extra_body") or {}), **(value or {})}
+        elif name in settings:  # sent as a body field, the gateway would drop it
+            raise not_per_call(
+                name, value, owner="LLM", remedy="set it on the LLM (or a copy of it)"
+            )
         elif key not in _IGNORED:
             _check_not_a_typo(key, value)
             if extra is None:

@@ -33,7 +33,14 @@ from ._clients import Cached, ClientCache
 from ._convert import StreamState, chat_response, completion_response
 from ._messages import to_wire_messages
 from ._request import Call, merge_call
-from ._settings import CORE_CHECKED, Aliases, invalid_setting, resolve_aliases, unknown_setting
+from ._settings import (
+    ALIASES,
+    CORE_CHECKED,
+    Aliases,
+    invalid_setting,
+    resolve_aliases,
+    unknown_setting,
+)
 from ._streams import achat_gen, acompletion_gen, chat_gen, completion_gen
 from ._tooling import ToolCalling, awatched, watched
 
@@ -319,18 +326,20 @@ class PowerTokens(Aliases, ClientCache, ToolCalling, FunctionCallingLLM):
     # -- building a call --------------------------------------------------------------
 
     def _chat_call(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Call:
-        call = merge_call(
-            self._settings(), kwargs, send_reasoning=self.send_reasoning, timeout=self.timeout
-        )
+        call = self._call(kwargs)
         call.messages = to_wire_messages(messages, send_reasoning=self.send_reasoning)
         return call
 
     def _prompt_call(self, prompt: str, kwargs: dict[str, Any]) -> Call:
-        call = merge_call(
-            self._settings(), kwargs, send_reasoning=self.send_reasoning, timeout=self.timeout
-        )
+        call = self._call(kwargs)
         call.messages = [{"role": "user", "content": prompt}]
         return call
+
+    def _call(self, kwargs: dict[str, Any]) -> Call:
+        reasoning, timeout = self.send_reasoning, self.timeout
+        return merge_call(
+            self._settings(), kwargs, send_reasoning=reasoning, timeout=timeout, settings=_SETTINGS
+        )
 
     # -- the eight methods ------------------------------------------------------------
 
@@ -389,3 +398,5 @@ class PowerTokens(Aliases, ClientCache, ToolCalling, FunctionCallingLLM):
 
 _FIELDS = frozenset(PowerTokens.model_fields)
 """The setting names: any other (but an alias) is refused, at construction and on assignment."""
+_SETTINGS = _FIELDS | ALIASES.keys()
+"""Names a call's keywords may not use unless they are per-call options (``_request``)."""

@@ -30,7 +30,7 @@ import httpx
 from pydantic import BaseModel
 
 from ._catalog import DEFAULT_MODEL, model_info
-from ._config import Timeout, resolve_base_url
+from ._config import Redacted, Timeout, resolve_base_url
 from ._exceptions import RequestValidationError
 from ._limits import (
     _check_max_tokens,
@@ -56,8 +56,37 @@ __all__ = [
     "build_body",
     "check_preserve_thinking",
     "normalize_thinking",
+    "not_per_call",
     "validate_params",
 ]
+
+CLIENT_SETTINGS = frozenset(
+    {
+        "api_key",
+        "base_url",
+        "max_retries",
+        "default_headers",
+        "http_client",
+        "max_concurrent_requests",
+        "max_event_bytes",
+    }
+)
+"""Settings of a client, not fields of a request: given to ``chat()``/``stream()``, they
+would be sent in the body, where the gateway drops them (the key included)."""
+
+
+def not_per_call(name: str, value: Any, *, owner: str, remedy: str) -> RequestValidationError:
+    """The error for a setting of ``owner`` given to one call: it would otherwise be sent
+    as a request field, which the gateway drops, so the setting would be silently ignored
+    (and a key sent in the body). A key or headers are described, never shown."""
+    if "key" in name or "secret" in name:
+        value = Redacted(f"<a value of type {type(value).__name__}, not shown>")
+    elif "headers" in name and isinstance(value, Mapping):
+        value = Redacted(f"<headers {sorted(map(str, value))}, values not shown>")
+    return RequestValidationError(
+        name, f"is a setting of the {owner}, not a request field: {remedy}", value
+    )
+
 
 MessageLike = Mapping[str, Any] | BaseModel
 ToolLike = Mapping[str, Any] | BaseModel
@@ -241,6 +270,9 @@ def build(
     choice: Any = None
     single = check_parallel_tool_calls(params.get("parallel_tool_calls"))
     for key, value in params.items():
+        if key in CLIENT_SETTINGS:  # None too: it would be ignored as well
+            remedy = f"use client.with_options({key}=...) for such calls"
+            raise not_per_call(key, value, owner="client", remedy=remedy)
         if value is None or key in ("extra_body", "tool_hint", "parallel_tool_calls"):
             continue
         if key == "tools":

@@ -14,7 +14,9 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
   :class:`Redacted` value stands for a secret in an error (a description, never the value);
 * :func:`check_fallback_models`: the clients' check of a ``fallback_models`` list, for a
   framework that takes it at construction or per call; :func:`check_reasoning_sent`:
-  preserved thinking refused when the adapter leaves reasoning out of what it sends.
+  preserved thinking refused when the adapter leaves reasoning out of what it sends;
+  :func:`not_per_call`: the error for a setting of the model given to one call (which
+  would otherwise travel as a request field the gateway drops).
 """
 
 from powertokens._base import check_fallback_models
@@ -25,7 +27,7 @@ from powertokens._config import (
     resolve_base_url,
     shown_url,
 )
-from powertokens._request import check_reasoning_sent
+from powertokens._request import check_reasoning_sent, not_per_call
 
 from ._jsontext import extract_json
 from .tokens import estimate_message_tokens, estimate_prompt_tokens, estimate_text_tokens
@@ -39,6 +41,7 @@ __all__ = [
     "estimate_prompt_tokens",
     "estimate_text_tokens",
     "extract_json",
+    "not_per_call",
     "resolve_api_key",
     "resolve_base_url",
     "shown_url",

@@ -133,6 +133,7 @@ PUBLIC: dict[str, list[str]] = {
         "estimate_prompt_tokens",
         "estimate_text_tokens",
         "extract_json",
+        "not_per_call",
         "resolve_api_key",
         "resolve_base_url",
         "shown_url",

@@ -1,0 +1,121 @@
+"""A setting of the client or model given to one call is refused, before anything is sent.
+
+``chat(..., max_retries=0)`` or ``invoke(..., api_key=...)`` used to travel as request
+body fields, which the gateway drops: the setting was silently ignored (and a key sent in
+the body). Now each stack raises ``RequestValidationError`` naming the field and the way
+to set it, without showing a key or header values; fields the API does not know that
+are not settings still go to the body, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from llama_index.core.llms import ChatMessage
+
+from langchain_powertokens import ChatPowerTokens, PowerTokensRequestValidationError
+from llama_index_powertokens import PowerTokens as LlamaPowerTokens
+from powertokens import PowerTokens, RequestValidationError
+from powertokens.emulator import Emulator
+from tests.hostile import HostileServer
+
+from .stacks import FACES, KEY, Face
+
+OTHER_KEY = "pt-per-call-secret-4d1f"
+"""A key given per call: it must appear nowhere."""
+
+# Settings every stack has; the stacks' own are below.
+COMMON: list[tuple[str, Any]] = [
+    ("max_retries", 0),
+    ("api_key", OTHER_KEY),
+    ("base_url", "http://127.0.0.1:9/v1"),
+    ("default_headers", {"Authorization": f"Bearer {OTHER_KEY}"}),
+    ("max_concurrent_requests", 1),
+    ("max_event_bytes", 1024),
+]
+OWN: dict[str, list[tuple[str, Any]]] = {
+    "core": [("http_client", None)],
+    "langchain": [
+        ("openai_api_key", OTHER_KEY),  # ChatOpenAI's names of settings, too
+        ("api_base", "http://127.0.0.1:9/v1"),
+        ("streaming", True),
+        ("send_reasoning", False),
+        ("nudge_tool_choice", False),
+        ("model_kwargs", {"a": 1}),
+        ("http_client", None),
+    ],
+    "llama_index": [
+        ("api_base", "http://127.0.0.1:9/v1"),
+        ("send_reasoning", False),
+        ("send_reasoning_content", False),
+        ("context_window", 5),
+        ("additional_kwargs", {"a": 1}),
+    ],
+}
+
+
+def _cells() -> list[Any]:
+    return [
+        pytest.param(face, name, value, id=f"{face.id}-{name}")
+        for face in FACES
+        for name, value in COMMON + OWN[face.stack]
+    ]
+
+
+@pytest.fixture
+def server() -> Iterator[HostileServer]:
+    with HostileServer() as hostile:  # scripted with nothing: any request would show
+        yield hostile
+
+
+@pytest.mark.parametrize(("face", "name", "value"), _cells())
+async def test_a_setting_given_to_one_call_is_refused_before_sending(
+    server: HostileServer, face: Face, name: str, value: Any
+) -> None:
+    target = face.build(server.url)
+    outcome = await face.run(target, "hi", **{name: value})
+    error = outcome.error
+    assert isinstance(error, RequestValidationError), repr(error)
+    if face.stack == "langchain":
+        assert isinstance(error, PowerTokensRequestValidationError)
+    assert error.field == name
+    assert "not a request field" in str(error)
+    assert OTHER_KEY not in str(error)
+    assert OTHER_KEY not in repr(error.value)
+    assert server.requests == []
+    await face.close(target)
+
+
+def test_the_error_says_how_to_set_it(server: HostileServer) -> None:
+    client = PowerTokens(api_key=KEY, base_url=server.url)
+    with pytest.raises(RequestValidationError) as caught:
+        client.chat([{"role": "user", "content": "hi"}], max_retries=0)
+    assert "client.with_options(max_retries=...)" in str(caught.value)
+    assert "(got 0)" in str(caught.value)
+    model = ChatPowerTokens(api_key=KEY, base_url=server.url)
+    with pytest.raises(PowerTokensRequestValidationError, match="set it on the model"):
+        model.invoke("hi", max_retries=0)
+    llm = LlamaPowerTokens(api_key=KEY, base_url=server.url)
+    with pytest.raises(RequestValidationError, match="set it on the LLM"):
+        llm.complete("hi", context_window=5)
+    with pytest.raises(RequestValidationError) as caught:
+        client.chat([{"role": "user", "content": "hi"}], api_key=OTHER_KEY)
+    assert "not shown" in str(caught.value)
+    assert server.requests == []
+
+
+async def test_unknown_fields_that_are_not_settings_still_reach_the_body(
+    pt_emulator: Emulator,
+) -> None:
+    client = PowerTokens(api_key=KEY, base_url=pt_emulator.url, http_client=httpx.Client())
+    client.chat([{"role": "user", "content": "hi"}], user_id="u-1")
+    assert pt_emulator.requests[-1].json["user_id"] == "u-1"
+    ChatPowerTokens(api_key=KEY, base_url=pt_emulator.url).invoke("hi", user_id="u-2")
+    assert pt_emulator.requests[-1].json["user_id"] == "u-2"
+    LlamaPowerTokens(api_key=KEY, base_url=pt_emulator.url).chat(
+        [ChatMessage(role="user", content="hi")], user_id="u-3"
+    )
+    assert pt_emulator.requests[-1].json["user_id"] == "u-3"
