@@ -47,6 +47,7 @@ class ModelFields(Protocol):
     send_reasoning: bool
     preserve_thinking: bool
     nudge_tool_choice: bool
+    default_headers: dict[str, str] | None
 
 
 # Per-call kwargs that OpenAI-style callers send and this API lacks: accepted, not sent
@@ -148,6 +149,7 @@ def check_limits(model: ModelFields) -> None:
         timeout=model.timeout,
         max_retries=model.max_retries,
         preserve_thinking=model.preserve_thinking,
+        default_headers=model.default_headers,
     )
     check_reasoning_sent(model.preserve_thinking, model.send_reasoning)
     check_n(model.n)

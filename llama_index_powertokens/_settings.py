@@ -29,7 +29,9 @@ ALIASES = {
 }
 """Names other LlamaIndex integrations (OpenAI, OpenAILike, Ollama...) use for a field;
 accepted at construction and on assignment (properties)."""
-CORE_CHECKED = frozenset({"model", "temperature", "top_p", "max_tokens", "stop", "thinking"})
+CORE_CHECKED = frozenset(
+    {"model", "temperature", "top_p", "max_tokens", "stop", "thinking", "default_headers"}
+)
 """Fields the core's ``validate_params`` checks, on assignment too."""
 
 

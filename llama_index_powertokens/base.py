@@ -283,6 +283,7 @@ class PowerTokens(Aliases, ClientCache, ToolCalling, FunctionCallingLLM):
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._settings()  # validate the sampling fields now, with the core's checks
+        validate_params(default_headers=self.default_headers)
 
     @classmethod
     def class_name(cls) -> str:

@@ -30,7 +30,7 @@ import httpx
 from pydantic import BaseModel
 
 from ._catalog import DEFAULT_MODEL, model_info
-from ._config import Redacted, Timeout, resolve_base_url
+from ._config import Redacted, Timeout, check_headers, resolve_base_url
 from ._exceptions import RequestValidationError
 from ._limits import (
     _check_max_tokens,
@@ -347,6 +347,7 @@ def validate_params(
     timeout: Timeout | httpx.Timeout | float | None = None,
     max_retries: int | None = None,
     preserve_thinking: bool | None = None,
+    default_headers: Mapping[str, str] | None = None,
 ) -> None:
     """Check settings on their own, with the rules ``chat()`` applies to a request.
 
@@ -373,6 +374,11 @@ def validate_params(
         resolve_base_url(base_url)
     if timeout is not None:
         Timeout.coerce(timeout)
+    if default_headers is not None:
+        if not isinstance(default_headers, Mapping):
+            kind = Redacted(f"<a value of type {type(default_headers).__name__}>")
+            raise _fail("default_headers", "must be a mapping of header names to values", kind)
+        check_headers(default_headers)  # values never shown
     if max_retries is not None and (
         isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
     ):

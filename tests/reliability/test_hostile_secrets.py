@@ -383,7 +383,7 @@ def test_adapters_check_an_assigned_base_url(server: HostileServer) -> None:
     ],
     ids=["newline", "leading space", "crlf", "non-ascii", "not a str", "bad name"],
 )
-@pytest.mark.parametrize("stack", ["core-sync", "core-async"])
+@pytest.mark.parametrize("stack", BUILDERS)
 def test_default_headers_a_request_cannot_carry_are_refused_when_built(
     stack: str, headers: dict[str, Any], server: HostileServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -392,6 +392,20 @@ def test_default_headers_a_request_cannot_carry_are_refused_when_built(
         build(stack, api_key=KEY, base_url=server.url, default_headers=headers)
     assert info.value.field.startswith("default_headers")
     assert_hidden(*texts_of(info.value), caplog.text)
+    assert server.requests == []
+
+
+def test_default_headers_assigned_to_a_llama_index_llm_are_checked(
+    server: HostileServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    llm = LlamaPowerTokens(api_key=KEY, base_url=server.url)
+    with pytest.raises(RequestValidationError) as info:
+        llm.default_headers = {"X-Token": f"{HEADER}\n"}
+    assert info.value.field.startswith("default_headers")
+    assert_hidden(*texts_of(info.value), caplog.text)
+    with pytest.raises(RequestValidationError, match="must be a mapping") as info:
+        llm.default_headers = HEADER  # type: ignore[assignment]
+    assert_hidden(*texts_of(info.value))
     assert server.requests == []
 
 
