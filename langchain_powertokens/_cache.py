@@ -51,9 +51,10 @@ NEUTRAL_FIELDS: frozenset[str] = frozenset(
 )
 """Fields that do not change the request body, the endpoint or the result."""
 
-# Header values may hold credentials: only a digest of them goes into the key.
+# Header values may hold credentials: only a digest of them goes into the key (a key
+# given to one call too, before the call refuses it).
 _HASHED_FIELDS = frozenset({"default_headers"})
-_HASHED_KWARGS = ("extra_headers",)
+_HASHED_KWARGS = ("extra_headers", "api_key", "openai_api_key")
 
 
 def _digest(value: Any) -> str | None:

@@ -11,6 +11,7 @@ Copies share the clients and pools of the model they came from; pickling drops t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -31,7 +32,7 @@ from powertokens.lib import check_api_key, resolve_base_url, shown_url
 
 from ._errors import to_langchain_error
 
-__all__ = ["ClientCache", "check_connection", "check_key", "mask_secrets"]
+__all__ = ["ClientCache", "check_connection", "check_key", "hide_secrets", "mask_secrets"]
 
 PRIVATE = ("_client", "_async_client", "_limit")
 
@@ -47,6 +48,26 @@ def mask_secrets(values: dict[str, Any]) -> None:
     url = values.get("base_url")
     if isinstance(url, str) and (shown := shown_url(url)) != url:
         values["base_url"] = shown
+
+
+_HIDDEN = "**********"
+_SECRET_KWARGS = ("api_key", "openai_api_key")
+
+
+def hide_secrets(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's kwargs as callbacks and traces see them: a key given to the call (refused
+    by the call itself) and the values of ``extra_headers`` hidden; the call gets the real
+    ones. The same dict when there is nothing to hide."""
+    if not any(name in kwargs for name in (*_SECRET_KWARGS, "extra_headers")):
+        return kwargs
+    shown = dict(kwargs)
+    for name in _SECRET_KWARGS:
+        if name in shown:
+            shown[name] = _HIDDEN
+    headers = shown.get("extra_headers")
+    if isinstance(headers, Mapping):
+        shown["extra_headers"] = dict.fromkeys(headers, _HIDDEN)
+    return shown
 
 
 def check_key(key: SecretStr | None, *, from_env: bool = False) -> None:

@@ -39,7 +39,7 @@ from powertokens.lib import estimate_prompt_tokens, estimate_text_tokens
 
 from . import _run
 from ._cache import llm_string
-from ._clients import ClientCache, check_connection, mask_secrets
+from ._clients import ClientCache, check_connection, hide_secrets, mask_secrets
 from ._convert import messages_to_wire
 from ._errors import construction_error, to_langchain_error
 from ._params import apply_aliases, check_limits, ls_params, profile_for
@@ -303,6 +303,12 @@ class ChatPowerTokens(ClientCache, Saved, BaseChatModel):
 
     def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
         return llm_string(self, stop, kwargs)  # every field that changes the answer
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        # What callbacks and traces get: no key or header value given to the call.
+        return super()._get_invocation_params(stop=stop, **hide_secrets(kwargs))
 
     @property
     def _llm_type(self) -> str:

@@ -35,7 +35,13 @@ from pydantic import BaseModel, Field
 
 from langchain_powertokens import ChatPowerTokens
 from llama_index_powertokens import PowerTokens as LlamaPowerTokens
-from powertokens import AsyncPowerTokens, AuthenticationError, PowerTokens, RateLimitError
+from powertokens import (
+    AsyncPowerTokens,
+    AuthenticationError,
+    PowerTokens,
+    RateLimitError,
+    RequestValidationError,
+)
 from powertokens.emulator import Emulator
 
 from .conftest import Sleeps
@@ -127,6 +133,43 @@ async def test_langsmith_payloads_and_callback_runs_hold_no_key(
     for run in recorder.runs:
         assert_no_key(run.model_dump_json(), dumped(run.serialized), dumped(run.extra))
     assert_no_key(dumped(langsmith.posted), dumped(events))
+
+
+PER_CALL_SECRET = "pt-per-call-header-secret-77c1"
+
+
+async def test_a_call_s_header_values_and_key_stay_out_of_callbacks_and_traces(
+    emu: Emulator,
+) -> None:
+    """Callbacks and LangSmith get a call's kwargs: header values given to the call are
+    hidden there (the request still carries them), and so is a key given to the call,
+    which the call then refuses."""
+    recorder, langsmith = RecordingTracer(), FakeLangSmith()
+    tracer = LangChainTracer(client=langsmith, project_name="reliability")  # type: ignore[arg-type]
+    config: Any = {"callbacks": [recorder, tracer]}
+    model = ChatPowerTokens(api_key=KEY, base_url=emu.url)
+    headers = {"X-Tenant-Token": PER_CALL_SECRET}
+    model.invoke("Hello", config=config, extra_headers=headers)
+    assert emu.requests[-1].headers["x-tenant-token"] == PER_CALL_SECRET  # still sent
+    list(model.stream("Hello", config=config, extra_headers=headers))
+    await model.ainvoke("Hello", config=config, extra_headers=headers)
+    events = [
+        e
+        async for e in model.astream_events(
+            "Hello", version="v2", config=config, extra_headers=headers
+        )
+    ]
+    for name in ("api_key", "openai_api_key"):
+        with pytest.raises(RequestValidationError):
+            model.invoke("Hello", config=config, **{name: PER_CALL_SECRET})
+    tracer.wait_for_futures()
+    assert recorder.runs
+    texts = [run.model_dump_json() for run in recorder.runs]
+    texts += [dumped(langsmith.posted), dumped(events)]
+    assert "X-Tenant-Token" in texts[0]  # the header's name is shown, not its value
+    for text in texts:
+        assert PER_CALL_SECRET not in text
+    await model.aclose()
 
 
 # -- LlamaIndex: instrumentation events and spans -------------------------------------------
