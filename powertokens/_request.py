@@ -309,6 +309,9 @@ def build(
     if extra := params.get("extra_body"):
         if not isinstance(extra, Mapping):
             raise _fail("extra_body", "must be a dict of extra fields", extra)
+        for key in extra.keys() & CLIENT_SETTINGS:  # the gateway would drop it
+            remedy = "give it to the client or model itself, not in the request body"
+            raise not_per_call(f"extra_body[{key!r}]", extra[key], owner="client", remedy=remedy)
         body.update(extra)
     if preserve:
         apply_preserve_thinking(body)

@@ -4,7 +4,9 @@
 body fields, which the gateway drops: the setting was silently ignored (and a key sent in
 the body). Now each stack raises ``RequestValidationError`` naming the field and the way
 to set it, without showing a key or header values; fields the API does not know that
-are not settings still go to the body, as before.
+are not settings still go to the body, as before. A client setting put among the extra
+body fields (``extra_body``, ``model_kwargs``, LlamaIndex's ``additional_kwargs``) is
+refused the same way.
 """
 
 from __future__ import annotations
@@ -119,3 +121,35 @@ async def test_unknown_fields_that_are_not_settings_still_reach_the_body(
         [ChatMessage(role="user", content="hi")], user_id="u-3"
     )
     assert pt_emulator.requests[-1].json["user_id"] == "u-3"
+
+
+@pytest.mark.parametrize("name", ["max_retries", "api_key", "base_url"])
+@pytest.mark.parametrize("face", FACES, ids=lambda f: f.id)
+async def test_a_setting_in_the_extra_body_is_refused_before_sending(
+    server: HostileServer, face: Face, name: str
+) -> None:
+    target = face.build(server.url)
+    outcome = await face.run(target, "hi", extra_body={name: OTHER_KEY, "user_id": "u"})
+    error = outcome.error
+    assert isinstance(error, RequestValidationError), repr(error)
+    assert error.field == f"extra_body[{name!r}]"
+    if name == "api_key":
+        assert OTHER_KEY not in str(error)
+    assert server.requests == []
+    await face.close(target)
+
+
+def test_a_setting_among_the_model_s_extra_fields_is_refused_at_the_call(
+    server: HostileServer,
+) -> None:
+    chat_model = ChatPowerTokens(api_key=KEY, base_url=server.url, extra_body={"max_retries": 0})
+    with pytest.raises(PowerTokensRequestValidationError, match=r"extra_body\['max_retries'\]"):
+        chat_model.invoke("hi")
+    llm = LlamaPowerTokens(
+        api_key=KEY, base_url=server.url, additional_kwargs={"api_key": OTHER_KEY}
+    )
+    with pytest.raises(RequestValidationError) as caught:
+        llm.complete("hi")
+    assert caught.value.field == "extra_body['api_key']"
+    assert OTHER_KEY not in str(caught.value)
+    assert server.requests == []
