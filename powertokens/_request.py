@@ -29,6 +29,7 @@ from typing import Any, TypedDict
 import httpx
 from pydantic import BaseModel
 
+from ._body_fields import CLIENT_SETTINGS, check_extra_body, not_per_call
 from ._catalog import DEFAULT_MODEL, model_info
 from ._config import Redacted, Timeout, check_headers, resolve_base_url
 from ._exceptions import RequestValidationError
@@ -56,36 +57,8 @@ __all__ = [
     "build_body",
     "check_preserve_thinking",
     "normalize_thinking",
-    "not_per_call",
     "validate_params",
 ]
-
-CLIENT_SETTINGS = frozenset(
-    {
-        "api_key",
-        "base_url",
-        "max_retries",
-        "default_headers",
-        "http_client",
-        "max_concurrent_requests",
-        "max_event_bytes",
-    }
-)
-"""Settings of a client, not fields of a request: given to ``chat()``/``stream()``, they
-would be sent in the body, where the gateway drops them (the key included)."""
-
-
-def not_per_call(name: str, value: Any, *, owner: str, remedy: str) -> RequestValidationError:
-    """The error for a setting of ``owner`` given to one call: it would otherwise be sent
-    as a request field, which the gateway drops, so the setting would be silently ignored
-    (and a key sent in the body). A key or headers are described, never shown."""
-    if "key" in name or "secret" in name:
-        value = Redacted(f"<a value of type {type(value).__name__}, not shown>")
-    elif "headers" in name and isinstance(value, Mapping):
-        value = Redacted(f"<headers {sorted(map(str, value))}, values not shown>")
-    return RequestValidationError(
-        name, f"is a setting of the {owner}, not a request field: {remedy}", value
-    )
 
 
 MessageLike = Mapping[str, Any] | BaseModel
@@ -309,9 +282,7 @@ def build(
     if extra := params.get("extra_body"):
         if not isinstance(extra, Mapping):
             raise _fail("extra_body", "must be a dict of extra fields", extra)
-        for key in extra.keys() & CLIENT_SETTINGS:  # the gateway would drop it
-            remedy = "give it to the client or model itself, not in the request body"
-            raise not_per_call(f"extra_body[{key!r}]", extra[key], owner="client", remedy=remedy)
+        check_extra_body(extra, params)
         body.update(extra)
     if preserve:
         apply_preserve_thinking(body)

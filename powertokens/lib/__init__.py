@@ -20,6 +20,7 @@ Like ``openai.lib``: public and documented, but not part of the wire client itse
 """
 
 from powertokens._base import check_fallback_models
+from powertokens._body_fields import not_per_call
 from powertokens._config import (
     Redacted,
     check_api_key,
@@ -27,7 +28,7 @@ from powertokens._config import (
     resolve_base_url,
     shown_url,
 )
-from powertokens._request import check_reasoning_sent, not_per_call
+from powertokens._request import check_reasoning_sent
 
 from ._jsontext import extract_json
 from .tokens import estimate_message_tokens, estimate_prompt_tokens, estimate_text_tokens

@@ -153,3 +153,50 @@ def test_a_setting_among_the_model_s_extra_fields_is_refused_at_the_call(
     assert caught.value.field == "extra_body['api_key']"
     assert OTHER_KEY not in str(caught.value)
     assert server.requests == []
+
+
+@pytest.mark.parametrize("face", FACES, ids=lambda f: f.id)
+async def test_a_stream_flag_in_the_extra_body_is_refused(
+    server: HostileServer, face: Face
+) -> None:
+    """``stream: true`` in the body of a ``chat()`` made the service stream an answer the
+    call could not read (billed, then an ``InvalidResponseError``); ``false`` in a stream
+    the reverse. The method chooses."""
+    target = face.build(server.url)
+    outcome = await face.run(target, "hi", extra_body={"stream": not face.stream})
+    assert isinstance(outcome.error, RequestValidationError), repr(outcome.error)
+    assert outcome.error.field == "extra_body['stream']"
+    assert server.requests == []
+    await face.close(target)
+
+
+def test_llama_index_stream_keyword_is_refused_not_sent(server: HostileServer) -> None:
+    llm = LlamaPowerTokens(api_key=KEY, base_url=server.url)
+    with pytest.raises(RequestValidationError, match="stream"):
+        llm.chat([ChatMessage(role="user", content="hi")], stream=True)
+    assert server.requests == []
+
+
+def test_a_field_given_twice_is_refused_not_silently_overridden(server: HostileServer) -> None:
+    client = PowerTokens(api_key=KEY, base_url=server.url)
+    hi = [{"role": "user", "content": "hi"}]
+    with pytest.raises(RequestValidationError, match=r"also given as model") as caught:
+        client.chat(hi, model="glm-5", extra_body={"model": "glm-4.7"})
+    assert caught.value.field == "extra_body['model']"
+    with pytest.raises(RequestValidationError, match="own messages"):
+        client.chat(hi, extra_body={"messages": []})
+    chat_model = ChatPowerTokens(
+        api_key=KEY, base_url=server.url, temperature=0.2, extra_body={"temperature": 0.9}
+    )
+    with pytest.raises(PowerTokensRequestValidationError, match="also given as temperature"):
+        chat_model.invoke("hi")
+    llm = LlamaPowerTokens(api_key=KEY, base_url=server.url, max_tokens=100)
+    with pytest.raises(RequestValidationError, match="also given as max_tokens"):
+        llm.complete("hi", extra_body={"max_tokens": 50})
+    assert server.requests == []
+
+
+def test_extra_fields_that_set_nothing_else_are_sent(pt_emulator: Emulator) -> None:
+    client = PowerTokens(api_key=KEY, base_url=pt_emulator.url)
+    client.chat([{"role": "user", "content": "hi"}], extra_body={"temperature": 0.3})
+    assert pt_emulator.requests[-1].json["temperature"] == 0.3  # not also given: allowed
