@@ -77,7 +77,16 @@ ALIASES = {
     "openai_api_base": "base_url",
     "max_completion_tokens": "max_tokens",
     "openai_api_key": "api_key",
+    "model_name": "model",  # the field's own alias: both names at once is an error too
 }
+
+
+_CALL_ALIASES = {
+    "model_name": "model",
+    "max_completion_tokens": "max_tokens",
+    "request_timeout": "timeout",
+}
+"""Per-call names of ChatOpenAI's (and the ``model`` field's alias) for per-call options."""
 
 
 def apply_aliases(values: dict[str, Any]) -> dict[str, Any]:
@@ -182,16 +191,23 @@ def build_call(
     pop = kwargs.pop
     for name in _IGNORED_KWARGS:
         pop(name, None)
+    for alias, target in _CALL_ALIASES.items():  # other integrations' names, per call
+        if alias in kwargs:
+            value = pop(alias)
+            if kwargs.get(target) not in (None, value):
+                raise RequestValidationError(
+                    alias,
+                    f"is another name for {target}, which was also given (differently)",
+                    value,
+                )
+            kwargs[target] = value
     check_n(pop("n", None))
     max_tokens = pop("max_tokens", None)
-    alias = pop("max_completion_tokens", None)  # the OpenAI name
-    if max_tokens is None:
-        max_tokens = alias if alias is not None else model.max_tokens
     params: dict[str, Any] = {
         "model": pop("model", None) or model.model,
         "temperature": pop("temperature", model.temperature),
         "top_p": pop("top_p", model.top_p),
-        "max_tokens": max_tokens,
+        "max_tokens": max_tokens if max_tokens is not None else model.max_tokens,
         "thinking": pop("thinking", model.thinking),
         "stop": stop if stop is not None else model.stop,
     }
@@ -214,14 +230,6 @@ def build_call(
     if (headers := pop("extra_headers", None)) is not None:
         params["extra_headers"] = headers
     timeout = pop("timeout", None)
-    if (alias_timeout := pop("request_timeout", None)) is not None:  # ChatOpenAI's name
-        if timeout is not None and timeout != alias_timeout:
-            raise RequestValidationError(
-                "request_timeout",
-                "is another name for timeout, which was also given (differently)",
-                alias_timeout,
-            )
-        timeout = alias_timeout
     if (total := pop("total_timeout", None)) is not None:  # this call's deadline
         timeout = Timeout.coerce(timeout if timeout is not None else model.timeout, total=total)
     if timeout is not None:

@@ -155,6 +155,11 @@ def merge_call(
     tools: Any = None
     choice: Any = None
     total: Any = None
+    for alias, target in _ALIASES.items():  # both names of one option, differently
+        if alias in kwargs and kwargs.get(target) not in (None, kwargs[alias]):
+            raise RequestValidationError(
+                alias, f"an alias of {target!r}: give one of the two, not both", kwargs[alias]
+            )
     for name, value in kwargs.items():
         key = _ALIASES.get(name, name)
         if key in _REQUEST_FIELDS:

@@ -200,3 +200,46 @@ def test_extra_fields_that_set_nothing_else_are_sent(pt_emulator: Emulator) -> N
     client = PowerTokens(api_key=KEY, base_url=pt_emulator.url)
     client.chat([{"role": "user", "content": "hi"}], extra_body={"temperature": 0.3})
     assert pt_emulator.requests[-1].json["temperature"] == 0.3  # not also given: allowed
+
+
+@pytest.mark.parametrize(
+    ("alias", "target", "values"),
+    [
+        ("max_completion_tokens", "max_tokens", (50, 100)),
+        ("model_name", "model", ("glm-4.7", "glm-5")),
+        ("request_timeout", "timeout", (6.0, 5.0)),
+    ],
+)
+@pytest.mark.parametrize("stack", ["langchain", "llama_index"])
+def test_both_names_of_one_option_per_call_differently_is_an_error(
+    server: HostileServer, stack: str, alias: str, target: str, values: tuple[Any, Any]
+) -> None:
+    """Before, one of the two was dropped without a word (which one: the adapter's and
+    the keyword order's choice)."""
+    kwargs = {alias: values[0], target: values[1]}
+    if stack == "langchain":
+        call: Any = ChatPowerTokens(api_key=KEY, base_url=server.url).invoke
+    else:
+        call = LlamaPowerTokens(api_key=KEY, base_url=server.url).complete
+    with pytest.raises(RequestValidationError) as caught:
+        call("hi", **kwargs)
+    assert caught.value.field == alias
+    assert server.requests == []
+
+
+async def test_an_alias_alone_per_call_is_the_option(pt_emulator: Emulator) -> None:
+    model = ChatPowerTokens(api_key=KEY, base_url=pt_emulator.url)
+    await model.ainvoke("hi", model_name="glm-4.7", max_completion_tokens=300)
+    sent = pt_emulator.requests[-1].json
+    assert (sent["model"], sent["max_tokens"]) == ("glm-4.7", 300)
+    assert "model_name" not in sent
+    llm = LlamaPowerTokens(api_key=KEY, base_url=pt_emulator.url)
+    await llm.acomplete("hi", model_name="glm-4.7", max_completion_tokens=300)
+    sent = pt_emulator.requests[-1].json
+    assert (sent["model"], sent["max_tokens"]) == ("glm-4.7", 300)
+
+
+def test_model_and_model_name_at_construction_differently_is_an_error() -> None:
+    with pytest.raises(PowerTokensRequestValidationError, match="model_name"):
+        ChatPowerTokens(api_key=KEY, model="glm-5", model_name="glm-4.7")
+    assert ChatPowerTokens(api_key=KEY, model_name="glm-4.7").model == "glm-4.7"
