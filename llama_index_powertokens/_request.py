@@ -155,8 +155,8 @@ def merge_call(
     tools: Any = None
     choice: Any = None
     total: Any = None
-    for alias, target in _ALIASES.items():  # both names of one option, differently
-        if alias in kwargs and kwargs.get(target) not in (None, kwargs[alias]):
+    for alias, target in _ALIASES.items():  # both names of one option, differently (None too)
+        if alias in kwargs and target in kwargs and kwargs[target] != kwargs[alias]:
             raise RequestValidationError(
                 alias, f"an alias of {target!r}: give one of the two, not both", kwargs[alias]
             )

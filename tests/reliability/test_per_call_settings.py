@@ -227,6 +227,15 @@ def test_both_names_of_one_option_per_call_differently_is_an_error(
     assert server.requests == []
 
 
+async def test_llama_index_none_and_an_alias_per_call_is_an_error(server: HostileServer) -> None:
+    """None per call unsets a LlamaIndex field; with the alias set, the outcome hung on the
+    keywords' order."""
+    llm = LlamaPowerTokens(api_key=KEY, base_url=server.url)
+    with pytest.raises(RequestValidationError, match="max_completion_tokens"):
+        llm.complete("hi", max_tokens=None, max_completion_tokens=50)
+    assert server.requests == []
+
+
 async def test_an_alias_alone_per_call_is_the_option(pt_emulator: Emulator) -> None:
     model = ChatPowerTokens(api_key=KEY, base_url=pt_emulator.url)
     await model.ainvoke("hi", model_name="glm-4.7", max_completion_tokens=300)
