@@ -20,6 +20,8 @@ import hashlib
 import json
 from typing import Any
 
+from ._clients import SECRET_KWARGS
+
 __all__ = ["NEUTRAL_FIELDS", "llm_string"]
 
 NEUTRAL_FIELDS: frozenset[str] = frozenset(
@@ -54,7 +56,7 @@ NEUTRAL_FIELDS: frozenset[str] = frozenset(
 # Header values may hold credentials: only a digest of them goes into the key (a key
 # given to one call too, before the call refuses it).
 _HASHED_FIELDS = frozenset({"default_headers"})
-_HASHED_KWARGS = ("extra_headers", "api_key", "openai_api_key")
+_HASHED_KWARGS = ("extra_headers", *SECRET_KWARGS)
 
 
 def _digest(value: Any) -> str | None:

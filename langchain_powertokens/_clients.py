@@ -32,7 +32,14 @@ from powertokens.lib import check_api_key, resolve_base_url, shown_url
 
 from ._errors import to_langchain_error
 
-__all__ = ["ClientCache", "check_connection", "check_key", "hide_secrets", "mask_secrets"]
+__all__ = [
+    "SECRET_KWARGS",
+    "ClientCache",
+    "check_connection",
+    "check_key",
+    "hide_secrets",
+    "mask_secrets",
+]
 
 PRIVATE = ("_client", "_async_client", "_limit")
 
@@ -51,17 +58,18 @@ def mask_secrets(values: dict[str, Any]) -> None:
 
 
 _HIDDEN = "**********"
-_SECRET_KWARGS = ("api_key", "openai_api_key")
+SECRET_KWARGS = ("api_key", "openai_api_key")
+"""Names of the key (ours, ChatOpenAI's) that a call's kwargs may hold by mistake."""
 
 
 def hide_secrets(kwargs: dict[str, Any]) -> dict[str, Any]:
     """A call's kwargs as callbacks and traces see them: a key given to the call (refused
     by the call itself) and the values of ``extra_headers`` hidden; the call gets the real
     ones. The same dict when there is nothing to hide."""
-    if not any(name in kwargs for name in (*_SECRET_KWARGS, "extra_headers")):
+    if not any(name in kwargs for name in (*SECRET_KWARGS, "extra_headers")):
         return kwargs
     shown = dict(kwargs)
-    for name in _SECRET_KWARGS:
+    for name in SECRET_KWARGS:
         if name in shown:
             shown[name] = _HIDDEN
     headers = shown.get("extra_headers")

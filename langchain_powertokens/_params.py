@@ -25,7 +25,14 @@ if TYPE_CHECKING:
 
     from powertokens import Timeout
 
-__all__ = ["apply_aliases", "build_call", "check_limits", "ls_params", "profile_for"]
+__all__ = [
+    "apply_aliases",
+    "build_call",
+    "check_limits",
+    "field_names",
+    "ls_params",
+    "profile_for",
+]
 
 
 class ModelFields(Protocol):
@@ -56,10 +63,15 @@ _IGNORED_KWARGS = ("stream", "strict")
 
 
 @functools.cache
+def field_names(cls: type) -> frozenset[str]:
+    """The model's fields and their pydantic aliases (``model_name``), once per class."""
+    return frozenset(get_pydantic_field_names(cls))
+
+
 def _settings(cls: type) -> frozenset[str]:
     """The model's own settings and their names (aliases, ChatOpenAI's names): those left
     in a call's kwargs once its per-call options are taken are not per-call options."""
-    return frozenset(get_pydantic_field_names(cls) | ALIASES.keys())
+    return field_names(cls) | ALIASES.keys()
 
 
 def check_n(n: Any) -> None:
@@ -82,11 +94,12 @@ ALIASES = {
 
 
 _CALL_ALIASES = {
-    "model_name": "model",
-    "max_completion_tokens": "max_tokens",
-    "request_timeout": "timeout",
+    alias: field
+    for alias, field in ALIASES.items()
+    if field in ("model", "max_tokens", "timeout")  # the per-call options among them
 }
-"""Per-call names of ChatOpenAI's (and the ``model`` field's alias) for per-call options."""
+"""The aliases a call may use too (``model_name``, ``max_completion_tokens``,
+``request_timeout``)."""
 
 
 def apply_aliases(values: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -13,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
+from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import (
     ConfigDict,
     Field,
@@ -42,17 +41,12 @@ from ._cache import llm_string
 from ._clients import ClientCache, check_connection, hide_secrets, mask_secrets
 from ._convert import messages_to_wire
 from ._errors import construction_error, to_langchain_error
-from ._params import apply_aliases, check_limits, ls_params, profile_for
+from ._params import apply_aliases, check_limits, field_names, ls_params, profile_for
 from ._serial import Saved, timeout_from_json
 from ._structured import structured_output
 from ._tools import bind_arguments, format_tools
 
 __all__ = ["ChatPowerTokens"]
-
-
-@functools.cache
-def _field_names(cls: type) -> set[str]:
-    return get_pydantic_field_names(cls)
 
 
 class ChatPowerTokens(ClientCache, Saved, BaseChatModel):
@@ -283,7 +277,7 @@ class ChatPowerTokens(ClientCache, Saved, BaseChatModel):
         if isinstance(values, dict):
             values = apply_aliases(values)
             mask_secrets(values)
-            return _build_model_kwargs(values, _field_names(cls))
+            return _build_model_kwargs(values, set(field_names(cls)))
         return values
 
     @field_validator("timeout", mode="before")

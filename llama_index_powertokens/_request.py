@@ -19,6 +19,7 @@ from typing import Any
 from powertokens import RequestValidationError, Timeout, resolve_tool_choice, validate_params
 from powertokens.lib import check_fallback_models, check_reasoning_sent, not_per_call
 
+from ._settings import ALIASES
 from ._tools import FALLBACK_KWARG, JsonFallback, tool_spec
 
 __all__ = ["Call", "Defaults", "defaults", "merge_call"]
@@ -29,11 +30,12 @@ _REQUEST_FIELDS = frozenset(
 _IGNORED = frozenset({"formatted"})
 """Keyword arguments LlamaIndex passes that mean nothing on the wire."""
 _ALIASES = {
-    "model_name": "model",
-    "max_completion_tokens": "max_tokens",
-    "request_timeout": "timeout",
+    alias: field
+    for alias, field in ALIASES.items()
+    if field in ("model", "max_tokens", "timeout")  # the per-call options among them
 }
-"""Per-call names of other integrations, as the LLM's own aliases."""
+"""Per-call names of other integrations (``model_name``, ``max_completion_tokens``,
+``request_timeout``), as the LLM's own aliases."""
 _KNOWN = sorted(
     _REQUEST_FIELDS
     | {
